@@ -1,0 +1,51 @@
+/* children: starting each child and watching it end.
+ *
+ * A child runs its command directly (or through /bin/sh -c with --shell),
+ * with stdin, stdout and stderr on pipes the harness holds the other ends
+ * of, in a process group of its own so that a signal reaches everything it
+ * started, with PIPE_HARNESS_DIR in its environment.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct ChildProcess ChildProcess;
+typedef void (*ChildExitedFunc) (gpointer data, ChildProcess *child);
+
+struct ChildProcess {
+  guint index;
+  const char *name;
+  char **argv;          /* as run */
+  GSubprocess *process;
+  GPid pid;
+  gboolean exited;
+  int status;           /* its exit status, or 128+N if killed by signal N */
+  int term_signal;      /* N, or 0 */
+  ChildExitedFunc on_exited;
+  gpointer on_exited_data;
+};
+
+/* Our ends of the child's stdio, each owned by the caller afterwards. */
+typedef struct {
+  int stdin_fd;
+  int stdout_fd;
+  int stderr_fd;
+} ChildPipes;
+
+/* Splits command into child->argv (shell rules, or /bin/sh -c with shell)
+ * and checks that its program exists.  The error is G_SPAWN_ERROR_NOENT
+ * when it does not. */
+gboolean child_process_prepare (ChildProcess *child, const char *command,
+                                gboolean shell, GError **error);
+
+/* Starts it.  stdout_pipe_size: the size asked of the stdout pipe (0: the
+ * system's default).  on_exited is called once it has exited. */
+gboolean child_process_spawn (ChildProcess *child, const char *harness_dir,
+                              int stdout_pipe_size, ChildPipes *ours,
+                              GError **error);
+
+/* Sends signum to the child's process group; FALSE if nothing is left in
+ * it. */
+gboolean child_process_signal (ChildProcess *child, int signum);
+
+void child_process_clear (ChildProcess *child);

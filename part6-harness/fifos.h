@@ -1,0 +1,36 @@
+/* fifos: the input FIFOs on disk.
+ *
+ * The private folder (mode 0700) the harness makes for them; making each
+ * FIFO (mode 0600), or vetting one that exists: used only if it is a FIFO,
+ * owned by us, not writable by group or others, and still the same object
+ * when opened (O_NOFOLLOW, then fstat).  Anything else is refused and left
+ * untouched.  Each FIFO is held open twice, for reading and for writing, so
+ * that a writer closing it is never an end-of-file.  At the end, only what
+ * the harness made is removed.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+typedef struct {
+  char *path;
+  gboolean made;  /* we created it, so we remove it */
+  dev_t dev;
+  ino_t ino;
+  int read_fd;    /* non-blocking */
+  int keep_fd;    /* our own writer, never written to */
+} InputFifo;
+
+/* A fresh folder "pipe-harness-XXXXXX", mode 0700, under $XDG_RUNTIME_DIR,
+ * else $TMPDIR, else /tmp. */
+char *fifo_dir_make_private (GError **error);
+
+/* Makes DIR (mode 0700) if it does not exist; *made tells whether it did. */
+gboolean fifo_dir_prepare (const char *dir, gboolean *made, GError **error);
+
+/* Makes or vets the FIFO at path and opens it. */
+gboolean input_fifo_open (InputFifo *fifo, const char *path, GError **error);
+
+/* Closes it, and removes it if we made it and it is still ours. */
+void input_fifo_close (InputFifo *fifo);

@@ -1,0 +1,79 @@
+/* framer: cuts one child stream's bytes into lines, in place; see framer.h. */
+#include "framer.h"
+
+#include <string.h>
+
+void
+line_framer_init (LineFramer *f, gsize cap)
+{
+  g_assert (cap > LINE_FRAMER_MAX_LINE);
+  *f = (LineFramer) { .buf = g_malloc (cap), .cap = cap };
+}
+
+void
+line_framer_clear (LineFramer *f)
+{
+  g_clear_pointer (&f->buf, g_free);
+}
+
+char *
+line_framer_space (LineFramer *f, gsize *room)
+{
+  if (!f->pinned && f->taken > 0)
+    {
+      /* Move the unfinished line to the front.  It is shorter than
+       * LINE_FRAMER_MAX_LINE, so at least cap - MAX_LINE bytes come free. */
+      gsize keep = f->filled - f->taken;
+      memmove (f->buf, f->buf + f->taken, keep);
+      f->scanned -= f->taken;
+      f->filled = keep;
+      f->taken = 0;
+    }
+  *room = f->cap - f->filled;
+  return f->buf + f->filled;
+}
+
+void
+line_framer_commit (LineFramer *f, gsize n)
+{
+  g_assert (n <= f->cap - f->filled);
+  f->filled += n;
+}
+
+gboolean
+line_framer_take (LineFramer *f, gboolean flush_partial,
+                  const char **line, gsize *len)
+{
+  gsize start = f->taken;
+  gsize end;
+
+  if (start == f->filled)
+    return FALSE;
+
+  const char *nl = memchr (f->buf + f->scanned, '\n', f->filled - f->scanned);
+  if (nl != NULL)
+    end = MIN ((gsize) (nl - f->buf) + 1, start + LINE_FRAMER_MAX_LINE);
+  else
+    {
+      f->scanned = f->filled;
+      if (f->filled - start >= LINE_FRAMER_MAX_LINE)
+        end = start + LINE_FRAMER_MAX_LINE;
+      else if (flush_partial)
+        end = f->filled;
+      else
+        return FALSE;
+    }
+
+  *line = f->buf + start;
+  *len = end - start;
+  f->taken = end;
+  f->scanned = MAX (f->scanned, end);
+  f->pinned = TRUE;
+  return TRUE;
+}
+
+void
+line_framer_release (LineFramer *f)
+{
+  f->pinned = FALSE;
+}

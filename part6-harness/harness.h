@@ -1,0 +1,32 @@
+/* harness: one run of pipe-harness.
+ *
+ * Sets up the children, their input FIFOs, output streams and the script,
+ * wires their events together on one GMainLoop, and decides when and how
+ * the run ends: read every child's output to the end, SIGTERM what still
+ * runs, SIGKILL it after the kill timeout, reap, remove what it made, and
+ * return the exit status.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Exit statuses besides a child's own. */
+#define EXIT_USAGE 2
+#define EXIT_SCRIPT_FAILED 3
+#define EXIT_CANNOT_START 127
+
+typedef struct {
+  char **commands;       /* one per child */
+  char **names;          /* as many as commands */
+  gboolean shell;
+  char *fifo_dir;        /* NULL: a private folder */
+  char **fifos;          /* "NAME=PATH" entries, may be NULL */
+  char *script;
+  gboolean exit_after_script;
+  gboolean wait_all;
+  gboolean merge_stderr;
+  gint64 kill_timeout_us;
+} HarnessOptions;
+
+/* Runs everything; returns the exit status (errors already reported). */
+int harness_run (const HarnessOptions *options);

@@ -1,0 +1,181 @@
+/* input: queueing bytes for a child's stdin; see input.h. */
+#include "input.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static void write_queue (ChildInput *in);
+static void update_fifo_watch (ChildInput *in);
+
+void
+child_input_init (ChildInput *in, const char *name, int stdin_fd,
+                  gboolean stdin_is_pty)
+{
+  in->name = g_strdup (name);
+  in->stdin_fd = stdin_fd;
+  in->stdin_is_pty = stdin_is_pty;
+  in->queue = g_byte_array_new ();
+  g_unix_set_fd_nonblocking (stdin_fd, TRUE, NULL);
+}
+
+void
+child_input_clear (ChildInput *in)
+{
+  g_clear_handle_id (&in->fifo_watch, g_source_remove);
+  g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  if (in->stdin_fd >= 0)
+    close (in->stdin_fd);
+  in->stdin_fd = -1;
+  input_fifo_close (&in->fifo);
+  g_clear_pointer (&in->queue, g_byte_array_unref);
+  g_clear_pointer (&in->name, g_free);
+}
+
+/* Nothing more will be delivered: stdin is closed (or the child stopped
+ * reading it); what is queued and what still comes is dropped. */
+static void
+shut_stdin (ChildInput *in)
+{
+  g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  if (in->stdin_fd >= 0)
+    close (in->stdin_fd);
+  in->stdin_fd = -1;
+  in->closed = TRUE;
+  in->dropped += in->queue->len;
+  g_byte_array_set_size (in->queue, 0);
+}
+
+static void
+drop_input (ChildInput *in, gsize len)
+{
+  if (in->dropped == 0)
+    report_error ("%s's input is closed; dropping what arrives for it",
+                  in->name);
+  in->dropped += len;
+}
+
+static gboolean
+on_fifo_readable (int fd, GIOCondition condition, gpointer data)
+{
+  ChildInput *in = data;
+  char buf[INPUT_QUEUE_LIMIT];
+  gsize room = in->closed ? sizeof buf : INPUT_QUEUE_LIMIT - in->queue->len;
+  (void) condition;
+
+  ssize_t n = read (fd, buf, room);
+  if (n < 0 && errno != EINTR && errno != EAGAIN)
+    {
+      report_error ("reading %s: %s", in->fifo.path, g_strerror (errno));
+      in->fifo_watch = 0;
+      return G_SOURCE_REMOVE;
+    }
+  if (n > 0 && in->closed)
+    drop_input (in, n);
+  else if (n > 0)
+    {
+      g_byte_array_append (in->queue, (guint8 *) buf, n);
+      write_queue (in);
+    }
+  if (in->fifo_watch != 0 && !in->closed && in->queue->len >= INPUT_QUEUE_LIMIT)
+    {
+      in->fifo_watch = 0; /* full: writers wait until the child reads */
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+update_fifo_watch (ChildInput *in)
+{
+  gboolean want = in->fifo_enabled && in->fifo.read_fd >= 0 &&
+                  (in->closed || in->queue->len < INPUT_QUEUE_LIMIT);
+  if (want && in->fifo_watch == 0)
+    in->fifo_watch = g_unix_fd_add (in->fifo.read_fd, G_IO_IN, on_fifo_readable, in);
+  else if (!want)
+    g_clear_handle_id (&in->fifo_watch, g_source_remove);
+}
+
+void
+child_input_enable_fifo (ChildInput *in, gboolean enable)
+{
+  in->fifo_enabled = enable;
+  update_fifo_watch (in);
+}
+
+static gboolean
+on_stdin_writable (int fd, GIOCondition condition, gpointer data)
+{
+  ChildInput *in = data;
+  (void) fd;
+  (void) condition;
+  in->stdin_watch = 0;
+  write_queue (in);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+finish_close (ChildInput *in)
+{
+  if (in->stdin_is_pty)
+    {
+      /* A terminal's end-of-file is its EOF character at a line start. */
+      static const char eof_char = 4; /* ^D */
+      if (write (in->stdin_fd, &eof_char, 1) < 0 && errno == EAGAIN)
+        {
+          in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
+          return;
+        }
+    }
+  in->close_pending = FALSE;
+  shut_stdin (in);
+}
+
+static void
+write_queue (ChildInput *in)
+{
+  while (in->queue->len > 0 && in->stdin_watch == 0 && !in->closed)
+    {
+      ssize_t n = write (in->stdin_fd, in->queue->data, in->queue->len);
+      if (n > 0)
+        g_byte_array_remove_range (in->queue, 0, n);
+      else if (n < 0 && errno == EAGAIN)
+        in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
+      else if (n < 0 && errno != EINTR)
+        {
+          report_error ("%s stopped reading its input (%s); %u bytes were "
+                        "not delivered", in->name, g_strerror (errno),
+                        in->queue->len);
+          shut_stdin (in);
+        }
+    }
+  if (in->queue->len == 0 && in->close_pending && in->stdin_watch == 0)
+    finish_close (in);
+  update_fifo_watch (in);
+}
+
+gboolean
+child_input_send (ChildInput *in, const char *data, gsize len, GError **error)
+{
+  if (in->closed || in->close_pending)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                   "%s's input is closed", in->name);
+      return FALSE;
+    }
+  g_byte_array_append (in->queue, (const guint8 *) data, len);
+  write_queue (in);
+  return TRUE;
+}
+
+void
+child_input_close (ChildInput *in)
+{
+  if (in->closed || in->close_pending)
+    return;
+  in->close_pending = TRUE;
+  write_queue (in);
+}

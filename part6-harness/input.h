@@ -1,0 +1,43 @@
+/* input: what reaches one child's stdin.
+ *
+ * Bytes come from the child's input FIFO and from the script's send steps
+ * and wait in a queue until the child's stdin can take them.  The queue is
+ * bounded: when it is full the FIFO is not read, so writers wait in the
+ * kernel and the harness never blocks on a child that does not read.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "fifos.h"
+
+#define INPUT_QUEUE_LIMIT (64 * 1024)
+
+typedef struct {
+  char *name;          /* the child's, for messages */
+  int stdin_fd;        /* our end of the child's stdin, non-blocking */
+  gboolean stdin_is_pty; /* end-of-file is ^D, not a close */
+  InputFifo fifo;
+  GByteArray *queue;
+  guint fifo_watch;
+  guint stdin_watch;
+  gboolean fifo_enabled;   /* the FIFO may be read (not during the script) */
+  gboolean close_pending;  /* close stdin once the queue is written */
+  gboolean closed;         /* stdin is closed: nothing more is delivered */
+  guint64 dropped;         /* bytes that arrived after stdin closed */
+} ChildInput;
+
+/* Takes ownership of stdin_fd; the FIFO is opened already. */
+void child_input_init (ChildInput *in, const char *name, int stdin_fd,
+                       gboolean stdin_is_pty);
+void child_input_clear (ChildInput *in);
+
+/* Start or stop reading the FIFO. */
+void child_input_enable_fifo (ChildInput *in, gboolean enable);
+
+/* Queue bytes for the child; FALSE if its stdin is closed. */
+gboolean child_input_send (ChildInput *in, const char *data, gsize len,
+                           GError **error);
+
+/* End-of-file on the child's stdin after what is queued. */
+void child_input_close (ChildInput *in);

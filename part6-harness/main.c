@@ -1,0 +1,217 @@
+/* main: pipe-harness's command line: the options, their checks, and the
+ * exit status.
+ *
+ *   pipe-harness [OPTION…] COMMAND [COMMAND…]
+ *
+ * Starts each COMMAND as a child, prints every line it writes marked with
+ * its name, feeds it scripted input and then whatever is written to its own
+ * FIFO.  See part6-harness/README.md, or the man page, for a walk through.
+ */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "report.h"
+#include "script.h"
+
+static gboolean
+valid_name (const char *name)
+{
+  if (*name == '\0')
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
+/* A, B, …, Z, AA, AB, … */
+static char *
+default_name (guint index)
+{
+  GString *name = g_string_new (NULL);
+  for (guint n = index + 1; n > 0; n = (n - 1) / 26)
+    g_string_prepend_c (name, 'A' + (n - 1) % 26);
+  return g_string_free (name, FALSE);
+}
+
+static gboolean
+check_names (HarnessOptions *opt, const char *names, GError **error)
+{
+  guint n = g_strv_length (opt->commands);
+
+  if (names == NULL)
+    {
+      opt->names = g_new0 (char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        opt->names[i] = default_name (i);
+      return TRUE;
+    }
+  opt->names = g_strsplit (names, ",", -1);
+  if (g_strv_length (opt->names) != n)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--names gives %u names for %u commands",
+                   g_strv_length (opt->names), n);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      if (!valid_name (opt->names[i]))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--names: '%s' is not a name (letters, digits, _ and -)",
+                       opt->names[i]);
+          return FALSE;
+        }
+      for (guint j = 0; j < i; j++)
+        if (strcmp (opt->names[i], opt->names[j]) == 0)
+          {
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "--names: '%s' is given twice", opt->names[i]);
+            return FALSE;
+          }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_fifo_options (const HarnessOptions *opt, GError **error)
+{
+  for (guint i = 0; opt->fifos != NULL && opt->fifos[i] != NULL; i++)
+    {
+      const char *eq = strchr (opt->fifos[i], '=');
+      g_autofree char *name = eq ? g_strndup (opt->fifos[i], eq - opt->fifos[i]) : NULL;
+      if (eq == NULL || eq[1] == '\0')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--fifo %s: expected NAME=PATH", opt->fifos[i]);
+          return FALSE;
+        }
+      if (!g_strv_contains ((const char *const *) opt->names, name))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--fifo %s: there is no child named '%s'", opt->fifos[i],
+                       name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_kill_timeout (HarnessOptions *opt, const char *text, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *with_unit = NULL;
+
+  opt->kill_timeout_us = 2 * G_USEC_PER_SEC;
+  if (text == NULL)
+    return TRUE;
+  /* A bare number is seconds. */
+  if (g_ascii_isdigit (text[strlen (text) - 1]))
+    text = with_unit = g_strconcat (text, "s", NULL);
+  if (!script_parse_duration (text, &opt->kill_timeout_us, &local))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--kill-timeout: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+clear_options (HarnessOptions *opt)
+{
+  g_strfreev (opt->commands);
+  g_strfreev (opt->names);
+  g_strfreev (opt->fifos);
+  g_free (opt->fifo_dir);
+  g_free (opt->script);
+}
+
+int
+main (int argc, char **argv)
+{
+  HarnessOptions opt = { 0 };
+  g_autofree char *names = NULL;
+  g_autofree char *kill_timeout = NULL;
+  gboolean quiet = FALSE, version = FALSE;
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  const GOptionEntry entries[] = {
+    { "names", 'n', 0, G_OPTION_ARG_STRING, &names,
+      "Names of the children, comma-separated (default: A,B,C,…)", "NAME,…" },
+    { "shell", 0, 0, G_OPTION_ARG_NONE, &opt.shell,
+      "Run each COMMAND with /bin/sh -c", NULL },
+    { "fifo-dir", 'd', 0, G_OPTION_ARG_FILENAME, &opt.fifo_dir,
+      "Make the input FIFOs in DIR (default: a private folder)", "DIR" },
+    { "fifo", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.fifos,
+      "Input FIFO of child NAME at PATH (repeatable)", "NAME=PATH" },
+    { "script", 's', 0, G_OPTION_ARG_FILENAME, &opt.script,
+      "Run the steps in FILE before taking input from the FIFOs", "FILE" },
+    { "exit-after-script", 0, 0, G_OPTION_ARG_NONE, &opt.exit_after_script,
+      "Stop the children and exit once the script is done", NULL },
+    { "wait-all", 0, 0, G_OPTION_ARG_NONE, &opt.wait_all,
+      "Run until every child has exited (default: until the first does)", NULL },
+    { "merge-stderr", 0, 0, G_OPTION_ARG_NONE, &opt.merge_stderr,
+      "Mark stderr lines like stdout lines (NAME: instead of NAME!)", NULL },
+    { "kill-timeout", 0, 0, G_OPTION_ARG_STRING, &kill_timeout,
+      "Time between SIGTERM and SIGKILL when stopping (default: 2s)", "T" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+      "Report only errors on stderr, not lifecycle events", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.commands, NULL,
+      "COMMAND [COMMAND…]" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("pipe-harness");
+  g_option_context_set_summary (context,
+    "Start each COMMAND as a child process, print every line it writes marked\n"
+    "with its name (\"NAME: line\", \"NAME! line\" from stderr), feed it the\n"
+    "steps of a script, then whatever is written to its input FIFO.");
+  g_option_context_set_description (context,
+    "Exit status: 0 all well; the first child's status when it ends the run\n"
+    "(128+N if killed by signal N); with --wait-all, 0 if every child exited 0,\n"
+    "else the status of the first that did not; 2 bad usage or refused path;\n"
+    "3 a script step failed; 127 a command could not be started;\n"
+    "128+N after signal N; 141 when stdout's reader went away.");
+  g_option_context_add_main_entries (context, entries, NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      report_error ("%s (see --help)", error->message);
+      clear_options (&opt);
+      return EXIT_USAGE;
+    }
+  if (version)
+    {
+      g_print ("pipe-harness %s\n", PIPE_HARNESS_VERSION);
+      clear_options (&opt);
+      return 0;
+    }
+  if (opt.commands == NULL)
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "no COMMAND given (see --help)");
+  else if (opt.exit_after_script && opt.script == NULL)
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--exit-after-script needs --script");
+  if (error != NULL || !check_names (&opt, names, &error) ||
+      !check_fifo_options (&opt, &error) ||
+      !check_kill_timeout (&opt, kill_timeout, &error))
+    {
+      report_error ("%s", error->message);
+      clear_options (&opt);
+      return EXIT_USAGE;
+    }
+
+  report_set_quiet (quiet);
+  status = harness_run (&opt);
+  clear_options (&opt);
+  return status;
+}

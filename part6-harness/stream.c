@@ -1,0 +1,210 @@
+/* stream: one child output pipe read into a LineFramer; see stream.h. */
+#include "stream.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "report.h"
+
+typedef struct {
+  GSource source;
+  Stream *stream;
+} StreamSource;
+
+static void stream_read (Stream *s);
+static void stream_check_settled (Stream *s);
+
+static gboolean
+stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  Stream *s = ((StreamSource *) source)->stream;
+  (void) callback;
+  (void) data;
+
+  if (s->fd_tag != NULL && g_source_query_unix_fd (source, s->fd_tag) != 0)
+    stream_read (s);
+
+  /* Reading may have finished the unfinished line and moved the deadline. */
+  gint64 deadline = g_source_get_ready_time (source);
+  if (deadline != -1 && deadline <= g_source_get_time (source))
+    {
+      g_source_set_ready_time (source, -1);
+      s->flush_partial = TRUE;
+      output_queue (s->output, s);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs stream_source_funcs = {
+  .dispatch = stream_source_dispatch,
+};
+
+static void
+watch_fd (Stream *s, gboolean watch)
+{
+  if (watch && s->fd_tag == NULL && !s->eof)
+    s->fd_tag = g_source_add_unix_fd (s->source, s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  else if (!watch && s->fd_tag != NULL)
+    {
+      g_source_remove_unix_fd (s->source, s->fd_tag);
+      s->fd_tag = NULL;
+    }
+}
+
+Stream *
+stream_new (Output *output, guint child, StreamKind kind, const char *mark,
+            int fd, gsize buffer_size, StreamSettledFunc on_settled,
+            gpointer data)
+{
+  Stream *s = g_new0 (Stream, 1);
+  s->output = output;
+  s->child = child;
+  s->kind = kind;
+  s->mark = g_strdup (mark);
+  s->fd = fd;
+  s->on_settled = on_settled;
+  s->on_settled_data = data;
+  line_framer_init (&s->framer, buffer_size);
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+
+  s->source = g_source_new (&stream_source_funcs, sizeof (StreamSource));
+  ((StreamSource *) s->source)->stream = s;
+  g_source_set_static_name (s->source, "child output");
+  watch_fd (s, TRUE);
+  g_source_attach (s->source, NULL);
+  return s;
+}
+
+void
+stream_free (Stream *s)
+{
+  output_forget (s->output, s);
+  g_source_destroy (s->source);
+  g_source_unref (s->source);
+  if (s->fd >= 0)
+    close (s->fd);
+  line_framer_clear (&s->framer);
+  g_free (s->mark);
+  g_free (s);
+}
+
+gboolean
+stream_settled (Stream *s)
+{
+  return (s->eof || s->drained) && line_framer_unfinished (&s->framer) == 0;
+}
+
+static void
+stream_check_settled (Stream *s)
+{
+  if (stream_settled (s) && s->on_settled != NULL)
+    s->on_settled (s->on_settled_data, s);
+}
+
+static void
+stream_end (Stream *s)
+{
+  s->eof = TRUE;
+  s->flush_partial = TRUE;
+  watch_fd (s, FALSE);
+  g_source_set_ready_time (s->source, -1);
+}
+
+/* One read into the framer.  Returns FALSE when nothing more can be read
+ * right now: buffer full, pipe empty, or end-of-file. */
+static gboolean
+stream_read_once (Stream *s)
+{
+  gsize room;
+  char *space = line_framer_space (&s->framer, &room);
+
+  if (room == 0)
+    {
+      watch_fd (s, FALSE); /* resumed by stream_released() */
+      return FALSE;
+    }
+  ssize_t n = read (s->fd, space, room);
+  if (n > 0)
+    {
+      line_framer_commit (&s->framer, n);
+      return TRUE;
+    }
+  if (n < 0 && errno == EINTR)
+    return TRUE;
+  if (n < 0 && errno == EAGAIN)
+    {
+      if (s->child_exited)
+        {
+          s->drained = TRUE;
+          s->flush_partial = TRUE;
+        }
+      return FALSE;
+    }
+  /* 0 is end-of-file; a pseudo-terminal says EIO once the child is gone. */
+  if (n < 0 && errno != EIO)
+    report_error ("reading a child's output: %s", g_strerror (errno));
+  stream_end (s);
+  return FALSE;
+}
+
+static void
+stream_read (Stream *s)
+{
+  stream_read_once (s);
+  output_queue (s->output, s);
+}
+
+void
+stream_child_exited (Stream *s)
+{
+  s->child_exited = TRUE;
+  while (stream_read_once (s))
+    ;
+  output_queue (s->output, s);
+}
+
+void
+stream_abandon (Stream *s)
+{
+  stream_end (s);
+  output_queue (s->output, s);
+}
+
+gboolean
+stream_take_line (Stream *s, const char **line, gsize *len)
+{
+  if (!line_framer_take (&s->framer, s->flush_partial, line, len))
+    return FALSE;
+  if ((*line)[*len - 1] == '\n')
+    s->partial_since = 0; /* an unfinished line, if any, is finished */
+  else if (*len < LINE_FRAMER_MAX_LINE && !s->eof && !s->drained)
+    s->flush_partial = FALSE; /* the deadline's flush is done */
+  return TRUE;
+}
+
+void
+stream_taken_all (Stream *s)
+{
+  if (line_framer_unfinished (&s->framer) > 0 && !s->flush_partial)
+    {
+      if (s->partial_since == 0)
+        s->partial_since = g_get_monotonic_time ();
+      g_source_set_ready_time (s->source, s->partial_since + STREAM_PARTIAL_DELAY_US);
+    }
+  else
+    {
+      s->partial_since = 0;
+      g_source_set_ready_time (s->source, -1);
+    }
+  stream_check_settled (s);
+}
+
+void
+stream_released (Stream *s)
+{
+  line_framer_release (&s->framer);
+  if (!s->eof)
+    watch_fd (s, TRUE);
+}

@@ -1,0 +1,71 @@
+/* stream: one child output pipe (its stdout or its stderr) read into a
+ * LineFramer.
+ *
+ * A Stream reads only while its buffer has room: when the Output cannot keep
+ * up it stops reading, so the child blocks on its full pipe and memory stays
+ * bounded.  An unfinished line is handed out once it is
+ * STREAM_PARTIAL_DELAY_US old; at end-of-file, or once the child has exited
+ * and the pipe is empty, everything left is handed out.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "framer.h"
+
+#define STREAM_PARTIAL_DELAY_US (100 * 1000)
+
+typedef struct Output Output;
+typedef struct Stream Stream;
+
+typedef enum {
+  STREAM_STDOUT,
+  STREAM_STDERR,
+} StreamKind;
+
+/* Told when a stream becomes settled: see stream_settled(). */
+typedef void (*StreamSettledFunc) (gpointer data, Stream *stream);
+
+struct Stream {
+  Output *output;
+  guint child;        /* index of the child it belongs to */
+  StreamKind kind;
+  char *mark;         /* what precedes each line, "A: " or "A! " */
+  int fd;
+  LineFramer framer;
+  GSource *source;    /* watches fd while reading; fires the partial deadline */
+  gpointer fd_tag;    /* non-NULL while fd is watched */
+  gint64 partial_since;
+  gboolean flush_partial; /* hand out the unfinished line too */
+  gboolean eof;
+  gboolean child_exited;
+  gboolean drained;   /* pipe found empty after the child exited */
+  gboolean queued;    /* waiting in the Output's queue */
+  gboolean in_batch;  /* has lines in the Output's current batch */
+  StreamSettledFunc on_settled;
+  gpointer on_settled_data;
+};
+
+/* Takes ownership of fd (made non-blocking). */
+Stream *stream_new (Output *output, guint child, StreamKind kind,
+                    const char *mark, int fd, gsize buffer_size,
+                    StreamSettledFunc on_settled, gpointer data);
+void stream_free (Stream *stream);
+
+/* Everything the stream will get has been read and handed out: end-of-file,
+ * or its child exited and the pipe was empty (a grandchild may still hold
+ * the pipe open; what it writes later is still read). */
+gboolean stream_settled (Stream *stream);
+
+/* The child exited: read what is left in the pipe now. */
+void stream_child_exited (Stream *stream);
+
+/* Stop reading for good, dropping nothing already read (at shutdown, when a
+ * pipe stays open after every process that should hold it was killed). */
+void stream_abandon (Stream *stream);
+
+/* Used by the Output: the next line to write (see line_framer_take), and
+ * the notice that everything taken was written. */
+gboolean stream_take_line (Stream *stream, const char **line, gsize *len);
+void stream_taken_all (Stream *stream);
+void stream_released (Stream *stream);
