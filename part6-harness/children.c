@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 gboolean
@@ -25,11 +27,25 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
                    local->message);
       return FALSE;
     }
-  g_autofree char *program = g_find_program_in_path (c->argv[0]);
-  if (program == NULL)
+  /* A missing program is the commonest mistake: say so before anything
+   * starts, rather than through a failed start. */
+  const char *program = c->argv[0];
+  const char *why = NULL;
+  if (strchr (program, '/') == NULL)
     {
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT,
-                   "%s: command not found: %s", c->name, c->argv[0]);
+      g_autofree char *found = g_find_program_in_path (program);
+      if (found == NULL)
+        why = "command not found";
+    }
+  else if (!g_file_test (program, G_FILE_TEST_EXISTS))
+    why = "no such file";
+  else if (g_file_test (program, G_FILE_TEST_IS_DIR) ||
+           !g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
+    why = "not an executable file";
+  if (why != NULL)
+    {
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s: %s",
+                   c->name, why, program);
       return FALSE;
     }
   return TRUE;
@@ -45,21 +61,20 @@ child_setup (gpointer data)
 }
 
 static void
-on_process_exited (GObject *source, GAsyncResult *result, gpointer data)
+on_child_exited (GPid pid, int wait_status, gpointer data)
 {
   ChildProcess *c = data;
-  GSubprocess *process = G_SUBPROCESS (source);
+  (void) pid;
 
-  if (!g_subprocess_wait_finish (process, result, NULL))
-    return; /* cancelled: the harness is going away */
+  c->watch = 0;
   c->exited = TRUE;
-  if (g_subprocess_get_if_signaled (process))
+  if (WIFSIGNALED (wait_status))
     {
-      c->term_signal = g_subprocess_get_term_sig (process);
+      c->term_signal = WTERMSIG (wait_status);
       c->status = 128 + c->term_signal;
     }
   else
-    c->status = g_subprocess_get_exit_status (process);
+    c->status = WEXITSTATUS (wait_status);
   c->on_exited (c->on_exited_data, c);
 }
 
@@ -74,47 +89,58 @@ open_pipe (int fds[2], GError **error)
   return FALSE;
 }
 
+static void
+close_pair (int fds[2])
+{
+  close (fds[0]);
+  close (fds[1]);
+}
+
 gboolean
 child_process_spawn (ChildProcess *c, const char *harness_dir,
                      int stdout_pipe_size, ChildPipes *ours, GError **error)
 {
   int in[2], out[2], err[2];
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
 
   if (!open_pipe (in, error))
     return FALSE;
   if (!open_pipe (out, error))
     {
-      close (in[0]), close (in[1]);
+      close_pair (in);
       return FALSE;
     }
   if (!open_pipe (err, error))
     {
-      close (in[0]), close (in[1]), close (out[0]), close (out[1]);
+      close_pair (in);
+      close_pair (out);
       return FALSE;
     }
   if (stdout_pipe_size > 0)
     fcntl (out[0], F_SETPIPE_SZ, stdout_pipe_size); /* a hint: fine if refused */
 
-  /* The launcher owns the child's ends and closes them once it has started,
-   * so that the child's exit is our end-of-file. */
-  g_subprocess_launcher_take_stdin_fd (launcher, in[0]);
-  g_subprocess_launcher_take_stdout_fd (launcher, out[1]);
-  g_subprocess_launcher_take_stderr_fd (launcher, err[1]);
-  g_subprocess_launcher_setenv (launcher, "PIPE_HARNESS_DIR", harness_dir, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "PIPE_HARNESS_DIR",
+                                         harness_dir, TRUE);
+  /* The child is not reaped behind our back: its pid (and so its process
+   * group) stays ours until the child watch has seen it exit. */
+  gboolean started = g_spawn_async_with_pipes_and_fds (
+    NULL, (const char *const *) c->argv, (const char *const *) env,
+    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL,
+    in[0], out[1], err[1], NULL, NULL, 0, &c->pid, NULL, NULL, NULL, error);
 
-  c->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) c->argv,
-                                             error);
-  if (c->process == NULL)
+  /* The child's ends are the child's alone now, so that its exit is our
+   * end-of-file. */
+  close (in[0]);
+  close (out[1]);
+  close (err[1]);
+  if (!started)
     {
-      close (in[1]), close (out[0]), close (err[0]);
+      close (in[1]);
+      close (out[0]);
+      close (err[0]);
       return FALSE;
     }
-  c->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (c->process), NULL, 10);
   *ours = (ChildPipes) { in[1], out[0], err[0] };
-  g_subprocess_wait_async (c->process, NULL, on_process_exited, c);
+  c->watch = g_child_watch_add (c->pid, on_child_exited, c);
   return TRUE;
 }
 
@@ -129,6 +155,6 @@ child_process_signal (ChildProcess *c, int signum)
 void
 child_process_clear (ChildProcess *c)
 {
-  g_clear_object (&c->process);
+  g_clear_handle_id (&c->watch, g_source_remove);
   g_clear_pointer (&c->argv, g_strfreev);
 }

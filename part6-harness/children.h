@@ -16,8 +16,8 @@ struct ChildProcess {
   guint index;
   const char *name;
   char **argv;          /* as run */
-  GSubprocess *process;
-  GPid pid;
+  GPid pid;             /* 0 until started */
+  guint watch;          /* the child watch, until it has exited */
   gboolean exited;
   int status;           /* its exit status, or 128+N if killed by signal N */
   int term_signal;      /* N, or 0 */

@@ -61,7 +61,7 @@ static void continue_ending (Harness *h);
 static gboolean
 child_started (const Child *c)
 {
-  return c->proc.process != NULL;
+  return c->proc.pid != 0;
 }
 
 static gboolean

@@ -52,8 +52,9 @@ check_names (HarnessOptions *opt, const char *names, GError **error)
   if (g_strv_length (opt->names) != n)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--names gives %u names for %u commands",
-                   g_strv_length (opt->names), n);
+                   "--names gives %u name%s for %u command%s",
+                   g_strv_length (opt->names),
+                   g_strv_length (opt->names) == 1 ? "" : "s", n, n == 1 ? "" : "s");
       return FALSE;
     }
   for (guint i = 0; i < n; i++)

@@ -275,6 +275,19 @@ tu_proc_stdout_arrival (TuProc *p, gsize offset)
   return -1;
 }
 
+/* Fails the test and says why at once: an assertion that follows may abort
+ * before the failure's own message is shown. */
+static void G_GNUC_PRINTF (1, 2)
+fail_now (const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_printerr ("%s\n", message);
+  g_test_fail_printf ("%s", message);
+}
+
 static gboolean
 on_deadline (gpointer data)
 {
@@ -294,7 +307,7 @@ wait_output (TuProc *p, Collector *c, const char *stream, const char *needle,
   g_clear_handle_id (&timer, g_source_remove);
   if (strstr (c->data->str, needle) != NULL)
     return TRUE;
-  g_test_fail_printf ("%s: %s never showed \"%s\" (%s); it showed:\n%s\n"
+  fail_now ("%s: %s never showed \"%s\" (%s); it showed:\n%s\n"
                       "and on stderr:\n%s",
                       p->what, stream, needle,
                       late ? "timed out" : "end-of-file", c->data->str,
@@ -345,7 +358,7 @@ tu_proc_wait (TuProc *p, guint timeout_ms)
 {
   if (wait_ended (p, timeout_ms))
     return p->status;
-  g_test_fail_printf ("%s did not end within %u ms; stdout:\n%s\nstderr:\n%s",
+  fail_now ("%s did not end within %u ms; stdout:\n%s\nstderr:\n%s",
                       p->what, timeout_ms, p->out.data->str, p->err.data->str);
   stop_process (p);
   return -1;
@@ -406,7 +419,7 @@ tu_fifo_open_write (const char *path, guint timeout_ms)
         }
       if (errno != ENXIO || tu_now_us () > give_up)
         {
-          g_test_fail_printf ("open %s for writing: %s", path,
+          fail_now ("open %s for writing: %s", path,
                               errno == ENXIO ? "no reader came"
                                              : g_strerror (errno));
           return -1;
@@ -430,7 +443,7 @@ tu_read_until_eof (int fd, guint timeout_ms, GString *data, GArray *chunks)
   g_clear_handle_id (&timer, g_source_remove);
   g_clear_handle_id (&c.watch, g_source_remove);
   if (!c.eof)
-    g_test_fail_printf ("no end-of-file within %u ms; read so far:\n%s",
+    fail_now ("no end-of-file within %u ms; read so far:\n%s",
                         timeout_ms, data->str);
   return c.eof;
 }
