@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,13 +54,20 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
   return TRUE;
 }
 
-/* Runs in the child between fork and exec. */
+/* Runs in the child between fork and exec, after its stdio is in place. */
 static void
 child_setup (gpointer data)
 {
-  (void) data;
+  gboolean pty = GPOINTER_TO_INT (data);
+
   signal (SIGPIPE, SIG_DFL); /* we ignore it; the child must not */
-  setpgid (0, 0);
+  if (pty)
+    {
+      setsid ();                     /* a session, and a group, of its own */
+      ioctl (STDIN_FILENO, TIOCSCTTY, 0); /* with the terminal as its own */
+    }
+  else
+    setpgid (0, 0);
 }
 
 static void
@@ -79,14 +89,51 @@ on_child_exited (GPid pid, int wait_status, gpointer data)
 }
 
 static gboolean
+failed (const char *what, GError **error)
+{
+  int saved = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", what,
+               g_strerror (saved));
+  return FALSE;
+}
+
+/* ours[0] is read, ours[1] written; one of them goes to the child. */
+static gboolean
 open_pipe (int fds[2], GError **error)
 {
-  if (pipe2 (fds, O_CLOEXEC) == 0)
-    return TRUE;
-  int saved = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-               "cannot make a pipe: %s", g_strerror (saved));
-  return FALSE;
+  return pipe2 (fds, O_CLOEXEC) == 0 || failed ("cannot make a pipe", error);
+}
+
+/* A pseudo-terminal: *master for us, *slave for the child's stdin and
+ * stdout. */
+static gboolean
+open_pty (int *master, int *slave, GError **error)
+{
+  char name[64];
+  struct termios tio;
+  struct winsize size = { .ws_row = 24, .ws_col = 80 };
+
+  *master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (*master < 0)
+    return failed ("cannot open a pseudo-terminal", error);
+  if (grantpt (*master) != 0 || unlockpt (*master) != 0 ||
+      ptsname_r (*master, name, sizeof name) != 0 ||
+      (*slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+    {
+      failed ("cannot set up a pseudo-terminal", error);
+      close (*master);
+      return FALSE;
+    }
+  /* Line by line, as typed, but nothing echoed back, and "\n" left as it
+   * is rather than turned into "\r\n". */
+  if (tcgetattr (*slave, &tio) == 0)
+    {
+      tio.c_lflag &= ~(ECHO | ECHONL);
+      tio.c_oflag &= ~ONLCR;
+      tcsetattr (*slave, TCSANOW, &tio);
+    }
+  ioctl (*slave, TIOCSWINSZ, &size);
+  return TRUE;
 }
 
 static void
@@ -102,30 +149,48 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
 {
   int in[2], out[2], err[2];
 
-  if (!open_pipe (in, error))
-    return FALSE;
-  if (!open_pipe (out, error))
-    {
-      close_pair (in);
-      return FALSE;
-    }
   if (!open_pipe (err, error))
+    return FALSE;
+  if (c->pty)
     {
-      close_pair (in);
-      close_pair (out);
-      return FALSE;
+      /* in[0] and out[1], the child's ends, are both the terminal. */
+      if (!open_pty (&in[1], &in[0], error))
+        {
+          close_pair (err);
+          return FALSE;
+        }
+      out[0] = dup (in[1]);
+      out[1] = dup (in[0]);
     }
-  if (stdout_pipe_size > 0)
-    fcntl (out[0], F_SETPIPE_SZ, stdout_pipe_size); /* a hint: fine if refused */
+  else
+    {
+      if (!open_pipe (in, error))
+        {
+          close_pair (err);
+          return FALSE;
+        }
+      if (!open_pipe (out, error))
+        {
+          close_pair (in);
+          close_pair (err);
+          return FALSE;
+        }
+      if (stdout_pipe_size > 0)
+        fcntl (out[0], F_SETPIPE_SZ, stdout_pipe_size); /* a hint: fine if refused */
+    }
 
   g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "PIPE_HARNESS_DIR",
                                          harness_dir, TRUE);
+  /* Nothing interprets escape sequences on our side of the terminal. */
+  if (c->pty)
+    env = g_environ_setenv (env, "TERM", "dumb", TRUE);
   /* The child is not reaped behind our back: its pid (and so its process
    * group) stays ours until the child watch has seen it exit. */
   gboolean started = g_spawn_async_with_pipes_and_fds (
     NULL, (const char *const *) c->argv, (const char *const *) env,
-    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL,
-    in[0], out[1], err[1], NULL, NULL, 0, &c->pid, NULL, NULL, NULL, error);
+    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
+    GINT_TO_POINTER (c->pty), in[0], out[1], err[1], NULL, NULL, 0, &c->pid,
+    NULL, NULL, NULL, error);
 
   /* The child's ends are the child's alone now, so that its exit is our
    * end-of-file. */

@@ -4,6 +4,12 @@
  * with stdin, stdout and stderr on pipes the harness holds the other ends
  * of, in a process group of its own so that a signal reaches everything it
  * started, with PIPE_HARNESS_DIR in its environment.
+ *
+ * On a pseudo-terminal (--pty), stdin and stdout are the terminal instead:
+ * the child leads a session of its own with the terminal as its controlling
+ * terminal, so C stdio, Python and readline programs see a terminal and
+ * answer line by line.  The terminal does not echo input and leaves "\n"
+ * alone; stderr stays a pipe, so its lines keep their own mark.
  */
 #pragma once
 
@@ -16,6 +22,7 @@ struct ChildProcess {
   guint index;
   const char *name;
   char **argv;          /* as run */
+  gboolean pty;         /* stdin and stdout on a pseudo-terminal */
   GPid pid;             /* 0 until started */
   guint watch;          /* the child watch, until it has exited */
   gboolean exited;
@@ -25,7 +32,8 @@ struct ChildProcess {
   gpointer on_exited_data;
 };
 
-/* Our ends of the child's stdio, each owned by the caller afterwards. */
+/* Our ends of the child's stdio, each owned by the caller afterwards.  On
+ * a pseudo-terminal, stdin_fd and stdout_fd are both its master side. */
 typedef struct {
   int stdin_fd;
   int stdout_fd;

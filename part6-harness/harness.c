@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "children.h"
+#include "console.h"
 #include "input.h"
 #include "output.h"
 #include "report.h"
@@ -39,6 +41,7 @@ typedef struct {
   char *dir;
   gboolean made_dir;
   Output *output;
+  Console console;
   Script *script;
   ScriptRunner *runner;
   GMainLoop *loop;
@@ -261,6 +264,25 @@ on_output_idle (gpointer data)
   continue_ending (data);
 }
 
+/* After the script (or at once without one): the FIFOs and our stdin. */
+static void
+take_interactive_input (Harness *h)
+{
+  for (guint i = 0; i < h->n_children; i++)
+    child_input_enable_fifo (&h->children[i].input, TRUE);
+  console_start (&h->console);
+}
+
+static gboolean
+on_console_send (gpointer data, guint child, const char *text, gsize len)
+{
+  Harness *h = data;
+  g_autoptr (GError) error = NULL;
+  if (!child_input_send (&h->children[child].input, text, len, &error))
+    report_error ("stdin: %s", error->message);
+  return error == NULL;
+}
+
 static gboolean
 on_script_send (gpointer data, guint child, const char *text, gsize len,
                 GError **error)
@@ -304,8 +326,7 @@ on_script_finished (gpointer data, const char *failure)
       harness_end (h, 0);
       return;
     }
-  for (guint i = 0; i < h->n_children; i++)
-    child_input_enable_fifo (&h->children[i].input, TRUE);
+  take_interactive_input (h);
   check_lifecycle (h);
 }
 
@@ -381,13 +402,6 @@ open_fifos (Harness *h, GError **error)
   return TRUE;
 }
 
-static char *
-mark_for (const Harness *h, const char *name, StreamKind kind)
-{
-  gboolean bang = kind == STREAM_STDERR && !h->opt->merge_stderr;
-  return g_strdup_printf ("%s%c ", name, bang ? '!' : ':');
-}
-
 static gboolean
 start_child (Harness *h, Child *c, int pipe_size, GError **error)
 {
@@ -398,13 +412,11 @@ start_child (Harness *h, Child *c, int pipe_size, GError **error)
   if (!child_process_spawn (&c->proc, h->dir, pipe_size, &pipes, error))
     return FALSE;
 
-  g_autofree char *out_mark = mark_for (h, c->proc.name, STREAM_STDOUT);
-  g_autofree char *err_mark = mark_for (h, c->proc.name, STREAM_STDERR);
-  c->out = stream_new (h->output, c->proc.index, STREAM_STDOUT, out_mark,
+  c->out = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDOUT,
                        pipes.stdout_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
-  c->err = stream_new (h->output, c->proc.index, STREAM_STDERR, err_mark,
+  c->err = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDERR,
                        pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
-  child_input_init (&c->input, c->proc.name, pipes.stdin_fd, FALSE);
+  child_input_init (&c->input, c->proc.name, pipes.stdin_fd, c->proc.pty, h->output);
   report_event ("%s started (pid %d): %s", c->proc.name, (int) c->proc.pid,
                 h->opt->commands[c->proc.index]);
   report_event ("%s reads its input from %s", c->proc.name, c->input.fifo.path);
@@ -462,8 +474,7 @@ start (Harness *h)
       script_runner_start (h->runner);
     }
   else
-    for (guint i = 0; i < h->n_children; i++)
-      child_input_enable_fifo (&h->children[i].input, TRUE);
+    take_interactive_input (h);
   return -1;
 }
 
@@ -472,6 +483,7 @@ clean_up (Harness *h)
 {
   for (guint i = 0; i < G_N_ELEMENTS (h->signal_watches); i++)
     g_clear_handle_id (&h->signal_watches[i], g_source_remove);
+  console_clear (&h->console);
   g_clear_handle_id (&h->kill_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
   g_clear_pointer (&h->runner, script_runner_free);
@@ -490,9 +502,40 @@ clean_up (Harness *h)
   if (h->made_dir && h->dir != NULL && g_rmdir (h->dir) != 0)
     report_error ("cannot remove %s: %s", h->dir, g_strerror (errno));
   g_free (h->dir);
+  report_set_sink (NULL, NULL);
   g_clear_pointer (&h->output, output_free);
   g_clear_pointer (&h->loop, g_main_loop_unref);
   g_free (h->children);
+}
+
+static void
+on_report (gpointer data, ReportKind kind, const char *text)
+{
+  (void) kind;
+  output_event (data, text);
+}
+
+static guint
+index_of (char **names, const char *name)
+{
+  guint i = 0;
+  while (strcmp (names[i], name) != 0)
+    i++;
+  return i;
+}
+
+/* The transcript is appended to, never truncated: no earlier log is lost. */
+static int
+open_log (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      report_error ("--log %s: %s", path, g_strerror (errno));
+      return -1;
+    }
+  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
+  return fd;
 }
 
 int
@@ -505,20 +548,35 @@ harness_run (const HarnessOptions *opt)
   };
   Harness harness = { .opt = opt, .first_gone = -1, .first_failed = -1 };
   Harness *h = &harness;
+  OutputFormat format = {
+    .timestamps = opt->timestamps,
+    .color = opt->color && !opt->json,
+    .json = opt->json,
+    .merge_stderr = opt->merge_stderr,
+    .log_fd = -1,
+  };
 
+  if (opt->log != NULL && (format.log_fd = open_log (opt->log)) < 0)
+    return EXIT_USAGE;
   h->n_children = g_strv_length (opt->commands);
   h->children = g_new0 (Child, h->n_children);
   for (guint i = 0; i < h->n_children; i++)
     {
       h->children[i].proc.index = i;
       h->children[i].proc.name = opt->names[i];
+      h->children[i].proc.pty = opt->pty_all ||
+        (opt->pty != NULL && g_strv_contains ((const char *const *) opt->pty, opt->names[i]));
       h->children[i].input.fifo.read_fd = h->children[i].input.fifo.keep_fd = -1;
     }
 
   /* A reader of our stdout going away is an EPIPE to handle, not a death. */
   signal (SIGPIPE, SIG_IGN);
   h->loop = g_main_loop_new (NULL, FALSE);
-  h->output = output_new (STDOUT_FILENO, &output_hooks, h);
+  h->output = output_new (STDOUT_FILENO, &format, &output_hooks, h);
+  report_set_sink (on_report, h->output);
+  console_init (&h->console, STDIN_FILENO, (const char *const *) opt->names,
+                opt->stdin_target ? (int) index_of (opt->names, opt->stdin_target) : -1,
+                on_console_send, h);
   h->signal_watches[0] = g_unix_signal_add (SIGINT, on_SIGINT, h);
   h->signal_watches[1] = g_unix_signal_add (SIGTERM, on_SIGTERM, h);
   h->signal_watches[2] = g_unix_signal_add (SIGHUP, on_SIGHUP, h);

@@ -26,6 +26,13 @@ typedef struct {
   gboolean wait_all;
   gboolean merge_stderr;
   gint64 kill_timeout_us;
+  gboolean pty_all;      /* every child on a pseudo-terminal */
+  char **pty;            /* or these (names), may be NULL */
+  gboolean timestamps;
+  gboolean json;
+  gboolean color;        /* decided from --color, NO_COLOR and stdout */
+  char *log;             /* transcript file, appended to, or NULL */
+  char *stdin_target;    /* child for unmarked stdin lines, or NULL */
 } HarnessOptions;
 
 /* Runs everything; returns the exit status (errors already reported). */

@@ -9,13 +9,15 @@
 #include "report.h"
 
 static void write_queue (ChildInput *in);
+static void queue_input (ChildInput *in, const char *data, gsize len);
 static void update_fifo_watch (ChildInput *in);
 
 void
 child_input_init (ChildInput *in, const char *name, int stdin_fd,
-                  gboolean stdin_is_pty)
+                  gboolean stdin_is_pty, Output *output)
 {
   in->name = g_strdup (name);
+  in->output = output;
   in->stdin_fd = stdin_fd;
   in->stdin_is_pty = stdin_is_pty;
   in->queue = g_byte_array_new ();
@@ -76,10 +78,7 @@ on_fifo_readable (int fd, GIOCondition condition, gpointer data)
   if (n > 0 && in->closed)
     drop_input (in, n);
   else if (n > 0)
-    {
-      g_byte_array_append (in->queue, (guint8 *) buf, n);
-      write_queue (in);
-    }
+    queue_input (in, buf, n);
   if (in->fifo_watch != 0 && !in->closed && in->queue->len >= INPUT_QUEUE_LIMIT)
     {
       in->fifo_watch = 0; /* full: writers wait until the child reads */
@@ -135,6 +134,14 @@ finish_close (ChildInput *in)
 }
 
 static void
+queue_input (ChildInput *in, const char *data, gsize len)
+{
+  g_byte_array_append (in->queue, (const guint8 *) data, len);
+  output_input (in->output, in->name, data, len);
+  write_queue (in);
+}
+
+static void
 write_queue (ChildInput *in)
 {
   while (in->queue->len > 0 && in->stdin_watch == 0 && !in->closed)
@@ -166,8 +173,7 @@ child_input_send (ChildInput *in, const char *data, gsize len, GError **error)
                    "%s's input is closed", in->name);
       return FALSE;
     }
-  g_byte_array_append (in->queue, (const guint8 *) data, len);
-  write_queue (in);
+  queue_input (in, data, len);
   return TRUE;
 }
 

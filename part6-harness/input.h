@@ -10,11 +10,13 @@
 #include <glib.h>
 
 #include "fifos.h"
+#include "output.h"
 
 #define INPUT_QUEUE_LIMIT (64 * 1024)
 
 typedef struct {
   char *name;          /* the child's, for messages */
+  Output *output;      /* where what is queued is recorded */
   int stdin_fd;        /* our end of the child's stdin, non-blocking */
   gboolean stdin_is_pty; /* end-of-file is ^D, not a close */
   InputFifo fifo;
@@ -29,7 +31,7 @@ typedef struct {
 
 /* Takes ownership of stdin_fd; the FIFO is opened already. */
 void child_input_init (ChildInput *in, const char *name, int stdin_fd,
-                       gboolean stdin_is_pty);
+                       gboolean stdin_is_pty, Output *output);
 void child_input_clear (ChildInput *in);
 
 /* Start or stop reading the FIFO. */

@@ -10,8 +10,10 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "procfile.h"
 #include "report.h"
 #include "script.h"
 
@@ -122,14 +124,80 @@ check_kill_timeout (HarnessOptions *opt, const char *text, GError **error)
   return TRUE;
 }
 
+static gboolean
+on_pty_option (const char *option, const char *value, gpointer data, GError **error)
+{
+  HarnessOptions *opt = data;
+  (void) option;
+  (void) error;
+  g_clear_pointer (&opt->pty, g_strfreev);
+  opt->pty_all = value == NULL;
+  if (value != NULL)
+    opt->pty = g_strsplit (value, ",", -1);
+  return TRUE;
+}
+
+static gboolean
+check_child_names (const HarnessOptions *opt, const char *option,
+                   char **names, GError **error)
+{
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    if (!g_strv_contains ((const char *const *) opt->names, names[i]))
+      {
+        g_autofree char *known = g_strjoinv (", ", opt->names);
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "%s: there is no child named '%s' (the children are %s)",
+                     option, names[i], known);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* auto: colour when stdout is a terminal and NO_COLOR is not set. */
+static gboolean
+check_color (HarnessOptions *opt, const char *when, GError **error)
+{
+  const char *no_color = g_getenv ("NO_COLOR");
+  if (when == NULL || strcmp (when, "auto") == 0)
+    opt->color = isatty (STDOUT_FILENO) && (no_color == NULL || *no_color == '\0');
+  else if (strcmp (when, "always") == 0 || strcmp (when, "never") == 0)
+    opt->color = strcmp (when, "always") == 0;
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--color: '%s' is not auto, always or never", when);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* With --procfile, the children come from it and run through /bin/sh. */
+static gboolean
+take_procfile (HarnessOptions *opt, const char *procfile, const char *names,
+               GError **error)
+{
+  if (opt->commands != NULL || names != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--procfile names the children and their commands: give "
+                   "no COMMAND and no --names with it");
+      return FALSE;
+    }
+  opt->shell = TRUE;
+  return procfile_load (procfile, &opt->names, &opt->commands, error);
+}
+
 static void
 clear_options (HarnessOptions *opt)
 {
   g_strfreev (opt->commands);
   g_strfreev (opt->names);
   g_strfreev (opt->fifos);
+  g_strfreev (opt->pty);
   g_free (opt->fifo_dir);
   g_free (opt->script);
+  g_free (opt->log);
+  g_free (opt->stdin_target);
 }
 
 int
@@ -138,51 +206,76 @@ main (int argc, char **argv)
   HarnessOptions opt = { 0 };
   g_autofree char *names = NULL;
   g_autofree char *kill_timeout = NULL;
+  g_autofree char *color = NULL;
+  g_autofree char *procfile = NULL;
   gboolean quiet = FALSE, version = FALSE;
   g_autoptr (GError) error = NULL;
   int status;
 
+  /* GOption keeps a callback in its gpointer field; ISO C has no cast
+   * between the two, so a union carries it across. */
+  const union { GOptionArgFunc func; gpointer data; } pty_callback = { on_pty_option };
   const GOptionEntry entries[] = {
     { "names", 'n', 0, G_OPTION_ARG_STRING, &names,
       "Names of the children, comma-separated (default: A,B,C,…)", "NAME,…" },
+    { "procfile", 'f', 0, G_OPTION_ARG_FILENAME, &procfile,
+      "Take the children from FILE, one 'name: command' a line", "FILE" },
     { "shell", 0, 0, G_OPTION_ARG_NONE, &opt.shell,
       "Run each COMMAND with /bin/sh -c", NULL },
+    { "pty", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, pty_callback.data,
+      "Run all children (or those named) on a pseudo-terminal", "NAME,…" },
     { "fifo-dir", 'd', 0, G_OPTION_ARG_FILENAME, &opt.fifo_dir,
       "Make the input FIFOs in DIR (default: a private folder)", "DIR" },
     { "fifo", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.fifos,
       "Input FIFO of child NAME at PATH (repeatable)", "NAME=PATH" },
+    { "stdin-target", 't', 0, G_OPTION_ARG_STRING, &opt.stdin_target,
+      "Send stdin lines not marked 'NAME: ' to child NAME", "NAME" },
     { "script", 's', 0, G_OPTION_ARG_FILENAME, &opt.script,
       "Run the steps in FILE before taking input from the FIFOs", "FILE" },
     { "exit-after-script", 0, 0, G_OPTION_ARG_NONE, &opt.exit_after_script,
       "Stop the children and exit once the script is done", NULL },
     { "wait-all", 0, 0, G_OPTION_ARG_NONE, &opt.wait_all,
       "Run until every child has exited (default: until the first does)", NULL },
-    { "merge-stderr", 0, 0, G_OPTION_ARG_NONE, &opt.merge_stderr,
-      "Mark stderr lines like stdout lines (NAME: instead of NAME!)", NULL },
     { "kill-timeout", 0, 0, G_OPTION_ARG_STRING, &kill_timeout,
       "Time between SIGTERM and SIGKILL when stopping (default: 2s)", "T" },
+    { "merge-stderr", 0, 0, G_OPTION_ARG_NONE, &opt.merge_stderr,
+      "Mark stderr lines like stdout lines (NAME: instead of NAME!)", NULL },
+    { "timestamps", 'T', 0, G_OPTION_ARG_NONE, &opt.timestamps,
+      "Put the time before each line", NULL },
+    { "color", 0, 0, G_OPTION_ARG_STRING, &color,
+      "Colour the names: auto (on a terminal, unless NO_COLOR is set), always, never",
+      "WHEN" },
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &opt.json,
+      "Print one JSON object per line (time, name, stream, line)", NULL },
+    { "log", 'l', 0, G_OPTION_ARG_FILENAME, &opt.log,
+      "Append a transcript of everything, input included, to FILE", "FILE" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
       "Report only errors on stderr, not lifecycle events", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.commands, NULL,
       "COMMAND [COMMAND…]" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  GOptionGroup *group = g_option_group_new ("pipe-harness", "", "", &opt, NULL);
 
   setlocale (LC_ALL, "");
   g_set_prgname ("pipe-harness");
   g_option_context_set_summary (context,
     "Start each COMMAND as a child process, print every line it writes marked\n"
     "with its name (\"NAME: line\", \"NAME! line\" from stderr), feed it the\n"
-    "steps of a script, then whatever is written to its input FIFO.");
+    "steps of a script, then whatever is written to its input FIFO or typed\n"
+    "on stdin as \"NAME: text\".");
   g_option_context_set_description (context,
     "Exit status: 0 all well; the first child's status when it ends the run\n"
     "(128+N if killed by signal N); with --wait-all, 0 if every child exited 0,\n"
     "else the status of the first that did not; 2 bad usage or refused path;\n"
     "3 a script step failed; 127 a command could not be started;\n"
-    "128+N after signal N; 141 when stdout's reader went away.");
-  g_option_context_add_main_entries (context, entries, NULL);
+    "128+N after signal N; 141 when stdout's reader went away.\n"
+    "\n"
+    "See pipe-harness(1) for the script language and examples.");
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -196,14 +289,20 @@ main (int argc, char **argv)
       clear_options (&opt);
       return 0;
     }
-  if (opt.commands == NULL)
+  if (procfile != NULL && !take_procfile (&opt, procfile, names, &error))
+    ;
+  else if (opt.commands == NULL)
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "no COMMAND given (see --help)");
   else if (opt.exit_after_script && opt.script == NULL)
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--exit-after-script needs --script");
-  if (error != NULL || !check_names (&opt, names, &error) ||
+  if (error != NULL || (opt.names == NULL && !check_names (&opt, names, &error)) ||
       !check_fifo_options (&opt, &error) ||
+      !check_child_names (&opt, "--pty", opt.pty, &error) ||
+      !check_child_names (&opt, "--stdin-target",
+                          (char *[]) { opt.stdin_target, NULL }, &error) ||
+      !check_color (&opt, color, &error) ||
       !check_kill_timeout (&opt, kill_timeout, &error))
     {
       report_error ("%s", error->message);

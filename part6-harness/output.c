@@ -1,30 +1,54 @@
-/* output: batching every child's marked lines onto stdout; see output.h. */
+/* output: batching every child's marked lines onto stdout, and the log;
+ * see output.h. */
 #include "output.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "json.h"
+#include "report.h"
+
 /* How many bytes of one stream go into a batch before the next stream's
  * turn: the unit of fairness between children flooding together. */
 #define TURN_BYTES (64 * 1024)
-/* Most iovecs one line needs: mark, line, newline. */
-#define IOV_PER_LINE 3
+/* Most iovecs one line needs: time, mark, line, newline. */
+#define IOV_PER_LINE 4
+/* Room for a batch's formatted pieces (times, JSON objects), enough for a
+ * few of the longest lines. */
+#define ARENA_SIZE (2 * 1024 * 1024)
+/* JSON records of input and events waiting while stdout is blocked; beyond
+ * this they are counted, not kept. */
+#define NOTES_LIMIT (4 * 1024 * 1024)
+
+static const char *const colors[] = { "36", "33", "35", "32", "34", "31" };
 
 struct Output {
   int fd;
   int saved_flags;   /* fd's flags before we made it non-blocking, or -1 */
+  OutputFormat format;
   OutputHooks hooks;
   gpointer data;
   GQueue queue;      /* streams with lines to take */
+
   struct iovec iov[IOV_MAX];
   guint n_iov;       /* iovecs in the current batch */
   guint iov_done;    /* of which fully written */
   GPtrArray *batch_streams; /* streams with lines in the current batch */
+  char *arena;       /* the batch's formatted pieces (JSON, times) */
+  gsize arena_used;
+  char batch_time[40];
+  gsize batch_time_len;
+
+  GString *notes;    /* JSON input and event records not yet in a batch */
+  guint64 notes_dropped;
+  GString *log;      /* log text not yet written */
+
   guint writable_watch;     /* while stdout is full */
   gboolean closed;
   gboolean pumping;
@@ -51,26 +75,58 @@ make_nonblocking (Output *o)
 }
 
 Output *
-output_new (int fd, const OutputHooks *hooks, gpointer data)
+output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
+            gpointer data)
 {
   Output *o = g_new0 (Output, 1);
   o->fd = fd;
+  o->format = *format;
   o->hooks = *hooks;
   o->data = data;
   o->batch_streams = g_ptr_array_new ();
+  if (format->json)
+    o->arena = g_malloc (ARENA_SIZE);
+  o->notes = g_string_new (NULL);
+  o->log = g_string_new (NULL);
   make_nonblocking (o);
   return o;
 }
 
+static void flush_log (Output *o);
+
 void
 output_free (Output *o)
 {
+  if (o->notes_dropped > 0)
+    report_error ("%" G_GUINT64_FORMAT " input and event records were left out of "
+                  "the JSON output while stdout was blocked", o->notes_dropped);
+  flush_log (o);
+  if (o->format.log_fd >= 0)
+    close (o->format.log_fd);
   if (o->saved_flags != -1)
     fcntl (o->fd, F_SETFL, o->saved_flags);
   g_clear_handle_id (&o->writable_watch, g_source_remove);
   g_queue_clear (&o->queue);
   g_ptr_array_unref (o->batch_streams);
+  g_free (o->arena);
+  g_string_free (o->notes, TRUE);
+  g_string_free (o->log, TRUE);
   g_free (o);
+}
+
+static char
+mark_char (const Output *o, StreamKind kind)
+{
+  return kind == STREAM_STDERR && !o->format.merge_stderr ? '!' : ':';
+}
+
+char *
+output_mark (Output *o, guint child, const char *name, StreamKind kind)
+{
+  if (o->format.color)
+    return g_strdup_printf ("\033[1;%sm%s%c\033[0m ", colors[child % G_N_ELEMENTS (colors)],
+                            name, mark_char (o, kind));
+  return g_strdup_printf ("%s%c ", name, mark_char (o, kind));
 }
 
 void
@@ -96,7 +152,7 @@ output_forget (Output *o, Stream *s)
 gboolean
 output_idle (Output *o)
 {
-  return o->queue.length == 0 && o->n_iov == 0;
+  return o->queue.length == 0 && o->n_iov == 0 && o->notes->len == 0;
 }
 
 gboolean
@@ -105,23 +161,178 @@ output_closed (Output *o)
   return o->closed;
 }
 
+/* ------------------------------------------------------------------ */
+/* Times */
+
+static void
+format_clock (char *out, gsize size, gint64 real_us)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (real_us / G_USEC_PER_SEC);
+  g_snprintf (out, size, "%02d:%02d:%02d.%03d ", g_date_time_get_hour (t),
+              g_date_time_get_minute (t), g_date_time_get_second (t),
+              (int) (real_us % G_USEC_PER_SEC / 1000));
+}
+
+/* ------------------------------------------------------------------ */
+/* The log, and the records of input and events */
+
+static void
+flush_log (Output *o)
+{
+  gsize done = 0;
+  while (done < o->log->len && o->format.log_fd >= 0)
+    {
+      ssize_t n = write (o->format.log_fd, o->log->str + done, o->log->len - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          close (o->format.log_fd);
+          o->format.log_fd = -1; /* before reporting, which logs */
+          g_string_truncate (o->log, 0);
+          report_error ("cannot write the log any more: %s", g_strerror (saved));
+          return;
+        }
+      done += n;
+    }
+  g_string_truncate (o->log, 0);
+}
+
+static void
+log_record (Output *o, const char *prefix, const char *sep, const char *text, gsize len)
+{
+  if (o->format.timestamps)
+    {
+      char clock[32];
+      format_clock (clock, sizeof clock, g_get_real_time ());
+      g_string_append (o->log, clock);
+    }
+  g_string_append (o->log, prefix);
+  g_string_append (o->log, sep);
+  g_string_append_len (o->log, text, len);
+  g_string_append_c (o->log, '\n');
+}
+
+/* A record for the JSON stream, in pieces no longer than an output line's
+ * so that each fits a batch. */
+static void
+note_json (Output *o, const char *name, const char *stream, const char *text,
+           gsize len, gboolean partial)
+{
+  char time[32];
+
+  json_format_time (time, g_get_real_time ());
+  do
+    {
+      gsize piece = MIN (len, LINE_FRAMER_MAX_LINE);
+      gsize bound = json_line_bound (piece);
+      if (o->closed)
+        return;
+      if (o->notes->len + bound > NOTES_LIMIT)
+        {
+          o->notes_dropped++;
+          return;
+        }
+      gsize start = o->notes->len;
+      g_string_set_size (o->notes, start + bound);
+      gsize n = json_format_line (o->notes->str + start, time, name, stream, text,
+                                  piece, partial || piece < len);
+      g_string_set_size (o->notes, start + n);
+      text += piece;
+      len -= piece;
+    }
+  while (len > 0);
+}
+
+void
+output_input (Output *o, const char *name, const char *data, gsize len)
+{
+  if (o->format.log_fd < 0 && !o->format.json)
+    return;
+  for (const char *p = data, *end = data + len; p < end;)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      gsize line_len = (nl ? nl : end) - p;
+      if (o->format.log_fd >= 0)
+        log_record (o, name, "< ", p, line_len);
+      if (o->format.json)
+        note_json (o, name, "input", p, line_len, nl == NULL);
+      p += line_len + (nl != NULL);
+    }
+  output_pump (o);
+}
+
+void
+output_event (Output *o, const char *text)
+{
+  if (o->format.log_fd >= 0)
+    log_record (o, "pipe-harness", ": ", text, strlen (text));
+  if (o->format.json)
+    note_json (o, "pipe-harness", "event", text, strlen (text), FALSE);
+  output_pump (o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches */
+
 static inline void
 add_iov (Output *o, const void *base, gsize len)
 {
   o->iov[o->n_iov++] = (struct iovec) { (void *) base, len };
 }
 
+static gboolean
+arena_has_room (const Output *o, gsize len)
+{
+  return o->arena == NULL || ARENA_SIZE - o->arena_used >= len;
+}
+
 static void
 add_line (Output *o, Stream *s, const char *line, gsize len)
 {
   gboolean complete = line[len - 1] == '\n';
+  gsize text_len = complete ? len - 1 : len;
 
-  add_iov (o, s->mark, strlen (s->mark));
-  add_iov (o, line, len);
-  if (!complete)
-    add_iov (o, "\n", 1);
+  if (o->format.json)
+    {
+      char *at = o->arena + o->arena_used;
+      o->arena_used += json_format_line (at, o->batch_time, s->name,
+                                         s->kind == STREAM_STDOUT ? "stdout" : "stderr",
+                                         line, text_len, !complete);
+      add_iov (o, at, o->arena + o->arena_used - at);
+    }
+  else
+    {
+      if (o->format.timestamps)
+        add_iov (o, o->batch_time, o->batch_time_len);
+      add_iov (o, s->mark, strlen (s->mark));
+      add_iov (o, line, len);
+      if (!complete)
+        add_iov (o, "\n", 1);
+    }
+  if (o->format.log_fd >= 0)
+    {
+      char sep[3] = { mark_char (o, s->kind), ' ', '\0' };
+      log_record (o, s->name, sep, line, text_len);
+    }
   if (o->hooks.line != NULL)
-    o->hooks.line (o->data, s->child, line, complete ? len - 1 : len);
+    o->hooks.line (o->data, s->child, line, text_len);
+}
+
+/* Moves whole JSON records from the notes into the batch, as many as fit. */
+static void
+add_notes (Output *o)
+{
+  gsize room = MIN (o->notes->len, ARENA_SIZE - o->arena_used);
+  while (room > 0 && o->notes->str[room - 1] != '\n')
+    room--;
+  if (room == 0)
+    return;
+  memcpy (o->arena + o->arena_used, o->notes->str, room);
+  add_iov (o, o->arena + o->arena_used, room);
+  o->arena_used += room;
+  g_string_erase (o->notes, 0, room);
 }
 
 /* Takes lines from the queued streams, a turn each, until the batch is
@@ -129,7 +340,21 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
 static gboolean
 fill_batch (Output *o)
 {
-  while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX)
+  gsize line_room = o->format.json ? json_line_bound (LINE_FRAMER_MAX_LINE) : 0;
+
+  if (o->format.json)
+    {
+      json_format_time (o->batch_time, g_get_real_time ());
+      add_notes (o);
+    }
+  else if (o->format.timestamps)
+    {
+      format_clock (o->batch_time, sizeof o->batch_time, g_get_real_time ());
+      o->batch_time_len = strlen (o->batch_time);
+    }
+
+  while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
+         arena_has_room (o, line_room))
     {
       Stream *s = g_queue_pop_head (&o->queue);
       gsize turn = 0;
@@ -138,7 +363,8 @@ fill_batch (Output *o)
       gsize len;
 
       s->queued = FALSE;
-      while (turn < TURN_BYTES && o->n_iov + IOV_PER_LINE <= IOV_MAX)
+      while (turn < TURN_BYTES && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
+             arena_has_room (o, line_room))
         {
           if (!stream_take_line (s, &line, &len))
             {
@@ -179,11 +405,12 @@ static void
 close_output (Output *o, int errnum)
 {
   o->closed = TRUE;
+  g_string_truncate (o->notes, 0);
   o->hooks.closed (o->data, errnum);
 }
 
 /* Writes the current batch; FALSE if stdout is full (a watch will resume
- * the pump) or has failed. */
+ * the pump).  Once stdout has failed, batches are dropped. */
 static gboolean
 write_batch (Output *o)
 {
@@ -223,6 +450,7 @@ static void
 finish_batch (Output *o)
 {
   o->n_iov = o->iov_done = 0;
+  o->arena_used = 0;
   for (guint i = 0; i < o->batch_streams->len; i++)
     {
       Stream *s = g_ptr_array_index (o->batch_streams, i);
@@ -243,9 +471,11 @@ output_pump (Output *o)
       if (!write_batch (o))
         break;
       finish_batch (o);
-      if (!fill_batch (o))
+      /* Records reported while this batch was filled wait for the next. */
+      if (!fill_batch (o) && o->notes->len == 0)
         break;
     }
+  flush_log (o);
   o->pumping = FALSE;
   if (output_idle (o))
     o->hooks.idle (o->data);

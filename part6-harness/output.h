@@ -1,17 +1,31 @@
-/* output: the harness's one stdout, where every child's lines meet.
+/* output: the harness's one stdout, where every child's lines meet, and the
+ * --log transcript.
  *
  * Streams with lines ready wait in a queue; the Output takes their lines in
- * turns (a fair share each), puts a mark before each and sends them out in
- * batches with writev, pointing at the lines where they lie in the streams'
- * buffers.  A line is always written whole before another starts.  While
- * stdout cannot take more, nothing more is taken, the streams' buffers fill
- * and they stop reading.
+ * turns (a fair share each), puts a mark before each ("A: ", "A! ", with a
+ * time and colour if asked, or the whole line as a JSON object) and sends
+ * them out in batches with writev, pointing at the lines where they lie in
+ * the streams' buffers.  A line is always written whole before another
+ * starts.  While stdout cannot take more, nothing more is taken, the
+ * streams' buffers fill and they stop reading.
+ *
+ * The log receives the same lines with plain marks, plus every input sent
+ * to a child ("A< text") and the harness's own messages; with --json those
+ * two go to stdout too, as "input" and "event" records.
  */
 #pragma once
 
 #include <glib.h>
 
 #include "stream.h"
+
+typedef struct {
+  gboolean timestamps;
+  gboolean color;
+  gboolean json;
+  gboolean merge_stderr;
+  int log_fd;           /* -1: no log; owned by the Output */
+} OutputFormat;
 
 typedef struct {
   /* Every line handed out, without its newline. */
@@ -23,16 +37,24 @@ typedef struct {
   void (*idle) (gpointer data);
 } OutputHooks;
 
-/* Writes to fd (usually 1), which it may switch to non-blocking mode; see
- * output_free() for the undoing. */
-Output *output_new (int fd, const OutputHooks *hooks, gpointer data);
-/* Restores stdout's flags. */
+/* Writes to fd (usually 1), which it may switch to non-blocking mode;
+ * output_free() switches it back. */
+Output *output_new (int fd, const OutputFormat *format,
+                    const OutputHooks *hooks, gpointer data);
 void output_free (Output *output);
+
+/* What precedes each line of this child's stream on stdout. */
+char *output_mark (Output *output, guint child, const char *name, StreamKind kind);
 
 /* The stream has something to hand out: take it soon. */
 void output_queue (Output *output, Stream *stream);
 /* The stream is going away: forget it. */
 void output_forget (Output *output, Stream *stream);
+
+/* Bytes sent to child name's stdin, for the log and the JSON stream. */
+void output_input (Output *output, const char *name, const char *data, gsize len);
+/* A message of the harness's own, for the log and the JSON stream. */
+void output_event (Output *output, const char *text);
 
 /* Everything taken has been written (or dropped, once closed). */
 gboolean output_idle (Output *output);

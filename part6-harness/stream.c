@@ -54,15 +54,16 @@ watch_fd (Stream *s, gboolean watch)
 }
 
 Stream *
-stream_new (Output *output, guint child, StreamKind kind, const char *mark,
+stream_new (Output *output, guint child, const char *name, StreamKind kind,
             int fd, gsize buffer_size, StreamSettledFunc on_settled,
             gpointer data)
 {
   Stream *s = g_new0 (Stream, 1);
   s->output = output;
   s->child = child;
+  s->name = name;
   s->kind = kind;
-  s->mark = g_strdup (mark);
+  s->mark = output_mark (output, child, name, kind);
   s->fd = fd;
   s->on_settled = on_settled;
   s->on_settled_data = data;

@@ -29,8 +29,9 @@ typedef void (*StreamSettledFunc) (gpointer data, Stream *stream);
 struct Stream {
   Output *output;
   guint child;        /* index of the child it belongs to */
+  const char *name;   /* the child's */
   StreamKind kind;
-  char *mark;         /* what precedes each line, "A: " or "A! " */
+  char *mark;         /* what precedes each line on stdout, "A: " or "A! " */
   int fd;
   LineFramer framer;
   GSource *source;    /* watches fd while reading; fires the partial deadline */
@@ -47,8 +48,8 @@ struct Stream {
 };
 
 /* Takes ownership of fd (made non-blocking). */
-Stream *stream_new (Output *output, guint child, StreamKind kind,
-                    const char *mark, int fd, gsize buffer_size,
+Stream *stream_new (Output *output, guint child, const char *name,
+                    StreamKind kind, int fd, gsize buffer_size,
                     StreamSettledFunc on_settled, gpointer data);
 void stream_free (Stream *stream);
 

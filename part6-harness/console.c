@@ -1,0 +1,106 @@
+/* console: routing lines typed on the harness's stdin; see console.h. */
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+void
+console_init (Console *c, int fd, const char *const *names, int target,
+              ConsoleSendFunc send, gpointer data)
+{
+  *c = (Console) { .fd = fd, .names = names, .target = target, .send = send,
+                   .data = data };
+  line_framer_init (&c->framer, 2 * LINE_FRAMER_MAX_LINE);
+}
+
+void
+console_clear (Console *c)
+{
+  g_clear_handle_id (&c->watch, g_source_remove);
+  line_framer_clear (&c->framer);
+}
+
+static void
+send_to (Console *c, guint child, const char *text, gsize len)
+{
+  g_autofree char *line = g_malloc (len + 1);
+  memcpy (line, text, len);
+  line[len] = '\n';
+  c->send (c->data, child, line, len + 1);
+}
+
+void
+console_route_line (Console *c, const char *line, gsize len)
+{
+  const char *colon = memchr (line, ':', len);
+
+  if (colon != NULL)
+    for (guint i = 0; c->names[i] != NULL; i++)
+      if ((gsize) (colon - line) == strlen (c->names[i]) &&
+          memcmp (line, c->names[i], colon - line) == 0)
+        {
+          const char *text = colon + 1;
+          if (text < line + len && *text == ' ')
+            text++;
+          send_to (c, i, text, line + len - text);
+          return;
+        }
+  if (c->target >= 0)
+    {
+      send_to (c, c->target, line, len);
+      return;
+    }
+  g_autofree char *known = g_strjoinv (", ", (char **) c->names);
+  report_error ("stdin: a line must start with a child's name and ':' "
+                "(the children are %s), or use --stdin-target", known);
+}
+
+static void
+route_lines (Console *c, gboolean at_end)
+{
+  const char *line;
+  gsize len;
+  while (line_framer_take (&c->framer, at_end, &line, &len))
+    console_route_line (c, line, line[len - 1] == '\n' ? len - 1 : len);
+  line_framer_release (&c->framer);
+}
+
+static gboolean
+on_stdin_readable (int fd, GIOCondition condition, gpointer data)
+{
+  Console *c = data;
+  gsize room;
+  char *space = line_framer_space (&c->framer, &room);
+  (void) condition;
+
+  ssize_t n = read (fd, space, room);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return G_SOURCE_CONTINUE;
+  if (n > 0)
+    {
+      line_framer_commit (&c->framer, n);
+      route_lines (c, FALSE);
+      return G_SOURCE_CONTINUE;
+    }
+  if (n < 0)
+    report_error ("reading stdin: %s", g_strerror (errno));
+  route_lines (c, TRUE);
+  c->watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+void
+console_start (Console *c)
+{
+  if (fcntl (c->fd, F_GETFD) < 0)
+    return; /* no stdin at all */
+  /* Reading a terminal we do not own would stop us (SIGTTIN). */
+  if (isatty (c->fd) && tcgetpgrp (c->fd) != getpgrp ())
+    return;
+  c->watch = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readable, c);
+}

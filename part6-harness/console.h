@@ -1,0 +1,36 @@
+/* console: the harness's own stdin, as a way to talk to the children.
+ *
+ * Each line typed as "NAME: text" goes to child NAME as "text" and a
+ * newline; other lines go whole to the --stdin-target child, if one is set,
+ * else they are refused with a message.  End-of-file on stdin only stops
+ * the reading: the children run on.  A stdin that is a terminal of which we
+ * are not in the foreground (a harness started with &) is left alone.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "framer.h"
+
+/* Sends text (newline included) to child index; FALSE if it cannot. */
+typedef gboolean (*ConsoleSendFunc) (gpointer data, guint child,
+                                     const char *text, gsize len);
+
+typedef struct {
+  int fd;
+  const char *const *names;
+  int target;            /* child for unmarked lines, or -1 */
+  ConsoleSendFunc send;
+  gpointer data;
+  LineFramer framer;
+  guint watch;
+} Console;
+
+void console_init (Console *console, int fd, const char *const *names,
+                   int target, ConsoleSendFunc send, gpointer data);
+/* Starts reading (not before the script is done). */
+void console_start (Console *console);
+void console_clear (Console *console);
+
+/* Routes one line (without its newline); exposed for tests. */
+void console_route_line (Console *console, const char *line, gsize len);
