@@ -131,10 +131,20 @@ on_pty_option (const char *option, const char *value, gpointer data, GError **er
   (void) option;
   (void) error;
   g_clear_pointer (&opt->pty, g_strfreev);
-  opt->pty_all = value == NULL;
-  if (value != NULL)
+  opt->pty_all = value == NULL || *value == '\0';
+  if (!opt->pty_all)
     opt->pty = g_strsplit (value, ",", -1);
   return TRUE;
+}
+
+/* GOption would take the word after a bare --pty as its value, swallowing
+ * the first COMMAND; as with getopt, a value must be attached: --pty=A,B. */
+static void
+attach_pty_values (int argc, char **argv)
+{
+  for (int i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
+    if (strcmp (argv[i], "--pty") == 0)
+      argv[i] = (char *) "--pty=";
 }
 
 static gboolean
@@ -277,6 +287,7 @@ main (int argc, char **argv)
   g_option_group_add_entries (group, entries);
   g_option_context_set_main_group (context, group);
 
+  attach_pty_values (argc, argv);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       report_error ("%s (see --help)", error->message);

@@ -1,0 +1,387 @@
+/* Integration tests of pipe-harness's features for everyday use: children
+ * on a pseudo-terminal, JSON lines (read back by an independent parser),
+ * timestamps, colour, the log, lines typed on stdin, and Procfiles. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness-run.h"
+
+/* ------------------------------------------------------------------ */
+/* Pseudo-terminals */
+
+/* A program that buffers when its output is a pipe (sed) answers at once on
+ * a terminal, and only when its input ends on a pipe. */
+static gint64
+answer_delay_us (gboolean pty)
+{
+  Run run;
+  run_init (&run);
+  write_file (run.tmp, "t.script", "send A hello\nsleep 1500ms\nclose A\nwait A 5s\n");
+  if (pty)
+    run_start (&run, "--pty", "--script", "t.script", "--exit-after-script", "sed 's/^/got /'");
+  else
+    run_start (&run, "--script", "t.script", "--exit-after-script", "sed 's/^/got /'");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "A started", WAIT_MS));
+  gint64 started = tu_now_us ();
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  const char *answer = strstr (run_out (&run), "A: got hello\n");
+  g_assert_nonnull (answer);
+  gint64 delay = tu_proc_stdout_arrival (run.proc, answer - run_out (&run)) - started;
+  g_assert_nonnull (strstr (run_err (&run), "A exited with status 0"));
+  run_clear (&run);
+  return delay;
+}
+
+static void
+test_pty_line_by_line (void)
+{
+  g_assert_cmpint (answer_delay_us (TRUE), <, 1000 * 1000);
+  g_assert_cmpint (answer_delay_us (FALSE), >=, 1500 * 1000);
+}
+
+/* A readline program: its answer comes at once, its input is not echoed. */
+static void
+test_pty_sqlite (void)
+{
+  Run run;
+  g_autofree char *sqlite = g_find_program_in_path ("sqlite3");
+  g_assert_nonnull (sqlite); /* the test set-up installs it */
+  run_init (&run);
+  write_file (run.tmp, "t.script",
+              "expect A /sqlite> /\nsend A select 6*7;\nexpect A /^42$/ 2s\nsend A .quit\nwait A\n");
+  run_start (&run, "--pty", "--script", "t.script", "sqlite3");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_null (strstr (run_out (&run), "select"));
+  run_clear (&run);
+}
+
+static void
+test_pty_is_terminal (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--pty=B", "--shell", "--wait-all",
+             "test -t 1 && echo tty || echo pipe",
+             "test -t 0 && test -t 1 && echo tty; stty size; echo $TERM; echo err >&2; sleep 0.3");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "A: pipe\n"));
+  g_assert_nonnull (strstr (run_out (&run), "B: tty\nB: 24 80\nB: dumb\n"));
+  g_assert_nonnull (strstr (run_out (&run), "B! err\n"));
+  run_clear (&run);
+}
+
+/* Everything a child wrote to its terminal is read before it is reported
+ * gone, and the end of the terminal is not an error. */
+static void
+test_pty_drain (void)
+{
+  Run run;
+  g_autofree char *a = child ("flood 20000 50");
+  run_init (&run);
+  run_start (&run, "--pty", a);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpuint (tu_count (run_out (&run), "\nA: "), ==, 20000 - 1);
+  g_assert_nonnull (strstr (run_out (&run), "A: 000019999 "));
+  g_assert_null (strstr (run_err (&run), "reading"));
+  run_clear (&run);
+}
+
+static void
+test_pty_unknown_name (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--pty=A,X", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_cmpstr (run_err (&run), ==,
+                   "pipe-harness: --pty: there is no child named 'X' (the children are A)\n");
+  run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON */
+
+/* Reads the JSON lines back with Python's json module, checks the keys of
+ * each object and rebuilds each stream's exact bytes; prints
+ * "name/stream base64" per stream. */
+static const char rebuild_py[] =
+  "import base64, json, sys\n"
+  "out = {}\n"
+  "for raw in open(sys.argv[1], 'rb'):\n"
+  "    rec = json.loads(raw)\n"
+  "    assert set(rec) >= {'time', 'name', 'stream', 'line'}, rec\n"
+  "    assert rec['stream'] in ('stdout', 'stderr', 'input', 'event'), rec\n"
+  "    data = base64.b64decode(rec['line_base64']) if 'line_base64' in rec else rec['line'].encode()\n"
+  "    if not rec.get('partial'):\n"
+  "        data += b'\\n'\n"
+  "    key = rec['name'] + '/' + rec['stream']\n"
+  "    out[key] = out.get(key, b'') + data\n"
+  "for key in sorted(out):\n"
+  "    print(key, base64.b64encode(out[key]).decode())\n";
+
+static char *
+rebuild_json (const char *tmp, const char *json)
+{
+  g_autofree char *path = g_build_filename (tmp, "out.json", NULL);
+  const char *argv[] = { "python3", "-c", rebuild_py, path, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_assert_nonnull (python);
+  argv[0] = python;
+  write_file (tmp, "out.json", json);
+  int status = tu_run (argv, NULL, WAIT_MS, &out, &err);
+  if (status != 0)
+    g_error ("the JSON lines do not parse: %s", err);
+  return g_steal_pointer (&out);
+}
+
+static char *
+stream_line (const char *key, const char *bytes, gsize len)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) bytes, len);
+  return g_strdup_printf ("%s %s\n", key, b64);
+}
+
+/* Every byte comes back exactly: NUL, invalid UTF-8, CR, an unfinished line
+ * and the input sent. */
+static void
+test_json_lossless (void)
+{
+  static const char bytes_line[] = "nul\0here \xff\xfe bad\r cr\n";
+  Run run;
+  g_autofree char *a = child ("bytes");
+  g_autofree char *b = child ("echo");
+  run_init (&run);
+  write_file (run.tmp, "t.script", "send B h\xc3\xa9llo\nexpect B /got/\nclose B\nwait B\n");
+  run_start (&run, "--json", "--shell", "--wait-all", "--script", "t.script", a, b,
+             "printf 'no newline'; printf 'to stderr\\n' >&2");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+
+  g_autofree char *rebuilt = rebuild_json (run.tmp, run_out (&run));
+  g_autofree char *a_out = stream_line ("A/stdout", bytes_line, sizeof bytes_line - 1);
+  g_autofree char *b_in = stream_line ("B/input", "h\xc3\xa9llo\n", 7);
+  g_autofree char *b_out = stream_line ("B/stdout", "got: h\xc3\xa9llo\n", 12);
+  g_autofree char *c_out = stream_line ("C/stdout", "no newline", 10);
+  g_autofree char *c_err = stream_line ("C/stderr", "to stderr\n", 10);
+  g_assert_nonnull (strstr (rebuilt, a_out));
+  g_assert_nonnull (strstr (rebuilt, b_in));
+  g_assert_nonnull (strstr (rebuilt, b_out));
+  g_assert_nonnull (strstr (rebuilt, c_out));
+  g_assert_nonnull (strstr (rebuilt, c_err));
+  g_assert_nonnull (strstr (rebuilt, "pipe-harness/event "));
+  g_assert_nonnull (strstr (run_out (&run), "\"line\":\"A exited with status 0\""));
+  run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Timestamps and colour */
+
+static void
+test_timestamps (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--timestamps", "--shell", "echo one; echo two >&2");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_auto (GStrv) lines = g_strsplit (run_out (&run), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (g_regex_match_simple ("^\\d\\d:\\d\\d:\\d\\d\\.\\d\\d\\d A[:!] (one|two)$",
+                                         lines[i], 0, 0));
+  run_clear (&run);
+}
+
+/* Runs the harness with its stdout on a terminal; returns what it showed. */
+static char *
+run_on_terminal (const char *color, gboolean no_color)
+{
+  int master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char name[64];
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = g_get_environ ();
+  GPid pid;
+  const char *argv[] = { PIPE_HARNESS, "--quiet", color, "echo hello", NULL };
+
+  g_assert_cmpint (master, >=, 0);
+  g_assert_cmpint (grantpt (master), ==, 0);
+  g_assert_cmpint (unlockpt (master), ==, 0);
+  g_assert_cmpint (ptsname_r (master, name, sizeof name), ==, 0);
+  int slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint (slave, >=, 0);
+  env = no_color ? g_environ_setenv (env, "NO_COLOR", "1", TRUE) : g_environ_unsetenv (env, "NO_COLOR");
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                                   -1, slave, -1, NULL, NULL, 0, &pid,
+                                                   NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  close (slave);
+
+  GString *shown = g_string_new (NULL);
+  g_autoptr (GArray) chunks = g_array_new (FALSE, FALSE, sizeof (TuChunk));
+  tu_read_until_eof (master, WAIT_MS, shown, chunks); /* ends with EIO */
+  int status;
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  close (master);
+  return g_string_free (shown, FALSE);
+}
+
+static void
+test_color (void)
+{
+  static const char colored[] = "\033[1;36mA:\033[0m hello";
+  g_autofree char *auto_tty = run_on_terminal ("--color=auto", FALSE);
+  g_autofree char *auto_no_color = run_on_terminal ("--color=auto", TRUE);
+  g_autofree char *always_no_color = run_on_terminal ("--color=always", TRUE);
+  g_autofree char *never_tty = run_on_terminal ("--color=never", FALSE);
+  g_assert_nonnull (strstr (auto_tty, colored));
+  g_assert_null (strstr (auto_no_color, "\033"));
+  g_assert_nonnull (strstr (auto_no_color, "A: hello"));
+  g_assert_nonnull (strstr (always_no_color, colored));
+  g_assert_null (strstr (never_tty, "\033"));
+
+  /* On a pipe, auto means none. */
+  Run run;
+  run_init (&run);
+  run_start (&run, "--color=auto", "echo hello");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpstr (run_out (&run), ==, "A: hello\n");
+  run_clear (&run);
+
+  run_init (&run);
+  run_start (&run, "--color=sometimes", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_cmpstr (run_err (&run), ==, "pipe-harness: --color: 'sometimes' is not auto, always or never\n");
+  run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* The log */
+
+static void
+test_log (void)
+{
+  Run run;
+  g_autofree char *a = child ("echo");
+  run_init (&run);
+  g_autofree char *log = g_build_filename (run.tmp, "run.log", NULL);
+  write_file (run.tmp, "run.log", "an earlier run\n");
+  write_file (run.tmp, "t.script", "send A hello\nexpect A /got/\nclose A\n");
+  run_start (&run, "--quiet", "--log", log, "--script", "t.script", a);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpstr (run_err (&run), ==, "");
+
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (log, &text, NULL, NULL));
+  g_assert_true (g_str_has_prefix (text, "an earlier run\npipe-harness: A started (pid "));
+  const char *input = strstr (text, "A< hello\n");
+  const char *output = strstr (text, "A: got: hello\n");
+  const char *exited = strstr (text, "pipe-harness: A exited with status 0\n");
+  g_assert_nonnull (input);
+  g_assert_true (input < output && output < exited);
+  run_clear (&run);
+
+  run_init (&run);
+  run_start (&run, "--log", run.tmp, "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_true (g_str_has_prefix (run_err (&run), "pipe-harness: --log "));
+  run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines typed on stdin */
+
+static void
+test_stdin_routing (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--wait-all", "--stdin-target", "B", "--names", "A,B", "head -1", "head -3");
+  tu_proc_write (run.proc, "A: to a\nB:to b\nunmarked\nC: not a child\n");
+  tu_proc_close_stdin (run.proc);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "A: to a\n"));
+  g_assert_nonnull (strstr (run_out (&run), "B: to b\nB: unmarked\nB: C: not a child\n"));
+  run_clear (&run);
+
+  /* Without a target, an unmarked line is refused. */
+  run_init (&run);
+  run_start (&run, "head -1");
+  tu_proc_write (run.proc, "who gets this?\nA: me\n");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_err (&run), "pipe-harness: stdin: a line must start with a "
+                                             "child's name and ':' (the children are A)"));
+  g_assert_cmpstr (run_out (&run), ==, "A: me\n");
+  run_clear (&run);
+}
+
+/* During the script, typed lines wait. */
+static void
+test_stdin_after_script (void)
+{
+  Run run;
+  g_autofree char *a = child ("echo");
+  run_init (&run);
+  write_file (run.tmp, "t.script", "sleep 300ms\nsend A from the script\n");
+  run_start (&run, "--script", "t.script", a);
+  tu_proc_write (run.proc, "A: typed\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: typed\n", WAIT_MS));
+  g_assert_true (g_str_has_prefix (run_out (&run), "A: got: from the script\nA: got: typed\n"));
+  run_stop (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Procfiles */
+
+static void
+test_procfile (void)
+{
+  Run run;
+  run_init (&run);
+  write_file (run.tmp, "Procfile", "# two services\nweb: echo web up\nworker: echo $((6*7)) >&2\n");
+  run_start (&run, "--wait-all", "--procfile", "Procfile");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "web: web up\n"));
+  g_assert_nonnull (strstr (run_out (&run), "worker! 42\n"));
+  run_clear (&run);
+
+  run_init (&run);
+  write_file (run.tmp, "Procfile", "web: echo\n");
+  run_start (&run, "--procfile", "Procfile", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_nonnull (strstr (run_err (&run), "give no COMMAND and no --names"));
+  run_clear (&run);
+
+  run_init (&run);
+  write_file (run.tmp, "Procfile", "web echo\n");
+  run_start (&run, "--procfile", "Procfile");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_nonnull (strstr (run_err (&run), "Procfile:1: expected 'name: command'"));
+  run_clear (&run);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/features/pty/line-by-line", test_pty_line_by_line);
+  g_test_add_func ("/features/pty/sqlite", test_pty_sqlite);
+  g_test_add_func ("/features/pty/is-terminal", test_pty_is_terminal);
+  g_test_add_func ("/features/pty/drain", test_pty_drain);
+  g_test_add_func ("/features/pty/unknown-name", test_pty_unknown_name);
+  g_test_add_func ("/features/json/lossless", test_json_lossless);
+  g_test_add_func ("/features/timestamps", test_timestamps);
+  g_test_add_func ("/features/color", test_color);
+  g_test_add_func ("/features/log", test_log);
+  g_test_add_func ("/features/stdin/routing", test_stdin_routing);
+  g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
+  g_test_add_func ("/features/procfile", test_procfile);
+  return g_test_run ();
+}
