@@ -367,6 +367,147 @@ test_procfile (void)
   run_clear (&run);
 }
 
+/* ------------------------------------------------------------------ */
+/* The main job, and what is installed */
+
+/* The bundled client and server, driven by the bundled script, as the
+ * README's first command does. */
+static void
+test_main_job (void)
+{
+  Run run;
+  g_autofree char *script = g_build_filename (SOURCE_ROOT, "part6-harness", "examples",
+                                              "kv.script", NULL);
+  g_autofree char *server = g_strdup_printf ("%s --port 0", KV_SERVER);
+  run_init (&run);
+  run_start (&run, "--names", "server,client", "--script", script, "--exit-after-script",
+             server, KV_CLIENT);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "client: welcome alice\n"));
+  g_assert_nonnull (strstr (run_out (&run), "client: color = blue\n"));
+  g_assert_nonnull (strstr (run_out (&run), "server: client 1: alice set color\n"));
+  g_assert_nonnull (strstr (run_err (&run), "script "));
+  assert_folder_holds (run.tmp, NULL);
+  run_clear (&run);
+}
+
+/* Two clients share the server's table; a bad command gets the list. */
+static void
+test_kv_two_clients (void)
+{
+  Run run;
+  g_autofree char *server = g_strdup_printf ("%s --port 0", KV_SERVER);
+  run_init (&run);
+  write_file (run.tmp, "t.script",
+              "expect server /port (?<port>\\d+)/\n"
+              "send one connect 127.0.0.1 ${port}\nsend two connect 127.0.0.1 ${port}\n"
+              "send one login ann\nexpect one /welcome ann/\nsend one set k v1\nexpect one /^ok$/\n"
+              "send two login bob\nexpect two /welcome bob/\nsend two get k\nexpect two /^k = v1$/\n"
+              "send two frobnicate\nexpect two /^error: commands are/\n"
+              "send two connect 127.0.0.1 1\nexpect two /^error: cannot connect/\n");
+  run_start (&run, "--names", "server,one,two", "--script", "t.script", "--exit-after-script",
+             server, KV_CLIENT, KV_CLIENT);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  run_clear (&run);
+}
+
+static char *
+option_names (void)
+{
+  const char *argv[] = { PIPE_HARNESS, "--help", NULL };
+  g_autofree char *help = NULL;
+  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &help, NULL), ==, 0);
+  g_autoptr (GString) names = g_string_new (NULL);
+  g_autoptr (GRegex) option = g_regex_new ("^\\s+(?:-\\w, )?--([a-z-]+)", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  for (g_regex_match (option, help, 0, &match); g_match_info_matches (match);
+       g_match_info_next (match, NULL))
+    {
+      g_autofree char *name = g_match_info_fetch (match, 1);
+      g_string_append_printf (names, "%s ", name);
+    }
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+static void
+test_version_and_help (void)
+{
+  const char *argv[] = { PIPE_HARNESS, "--version", NULL };
+  g_autofree char *out = NULL;
+  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "pipe-harness " PROJECT_VERSION "\n");
+
+  g_autofree char *names = option_names ();
+  g_auto (GStrv) list = g_strsplit (g_strstrip (names), " ", -1);
+  g_assert_cmpuint (g_strv_length (list), >=, 19);
+
+  g_autofree char *man_path = g_build_filename (SOURCE_ROOT, "part6-harness", "pipe-harness.1.in", NULL);
+  g_autofree char *completion_path = g_build_filename (SOURCE_ROOT, "part6-harness",
+                                                       "pipe-harness.bash-completion", NULL);
+  g_autofree char *man = NULL, *completion = NULL;
+  g_assert_true (g_file_get_contents (man_path, &man, NULL, NULL));
+  g_assert_true (g_file_get_contents (completion_path, &completion, NULL, NULL));
+  for (guint i = 0; list[i] != NULL; i++)
+    {
+      /* roff writes each minus as \- */
+      g_autoptr (GString) man_form = g_string_new ("\\-\\-");
+      for (const char *c = list[i]; *c != '\0'; c++)
+        if (*c == '-')
+          g_string_append (man_form, "\\-");
+        else
+          g_string_append_c (man_form, *c);
+      g_autofree char *completion_form = g_strdup_printf ("--%s", list[i]);
+      if (strstr (man, man_form->str) == NULL)
+        g_error ("the man page does not describe --%s", list[i]);
+      if (strstr (completion, completion_form) == NULL)
+        g_error ("the bash completion does not offer --%s", list[i]);
+    }
+}
+
+static void
+test_bash_completion (void)
+{
+  g_autofree char *completion = g_build_filename (SOURCE_ROOT, "part6-harness",
+                                                  "pipe-harness.bash-completion", NULL);
+  g_autofree char *script = g_strdup_printf (
+    "source '%s'; COMP_WORDS=(pipe-harness --ti); COMP_CWORD=1; _pipe_harness; echo \"${COMPREPLY[@]}\"; "
+    "COMP_WORDS=(pipe-harness --color=al); _pipe_harness; echo \"${COMPREPLY[@]}\"", completion);
+  const char *argv[] = { "/bin/bash", "-c", script, NULL };
+  g_autofree char *out = NULL;
+  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "--timestamps\nalways\n");
+}
+
+/* meson install puts the tool, its man page and its completion in place. */
+static void
+test_install (void)
+{
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *meson = g_find_program_in_path ("meson");
+  const char *argv[] = { meson, "install", "--no-rebuild", "--quiet", "-C", BUILD_ROOT,
+                         "--destdir", tmp, NULL };
+  g_autofree char *err = NULL;
+  g_assert_nonnull (meson);
+  if (tu_run (argv, NULL, 60000, NULL, &err) != 0)
+    g_error ("meson install failed: %s", err);
+
+  g_autofree char *bin = g_build_filename (tmp, PREFIX, "bin", "pipe-harness", NULL);
+  g_autofree char *man = g_build_filename (tmp, PREFIX, MANDIR, "man1", "pipe-harness.1", NULL);
+  g_autofree char *completion = g_build_filename (tmp, PREFIX, DATADIR, "bash-completion",
+                                                  "completions", "pipe-harness", NULL);
+  g_assert_true (g_file_test (bin, G_FILE_TEST_IS_EXECUTABLE));
+  g_assert_true (g_file_test (completion, G_FILE_TEST_IS_REGULAR));
+  g_autofree char *page = NULL;
+  g_assert_true (g_file_get_contents (man, &page, NULL, NULL));
+  g_assert_nonnull (strstr (page, "\"pipe-harness " PROJECT_VERSION "\""));
+
+  const char *version[] = { bin, "--version", NULL };
+  g_autofree char *out = NULL;
+  g_assert_cmpint (tu_run (version, NULL, WAIT_MS, &out, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "pipe-harness " PROJECT_VERSION "\n");
+  tu_tmpdir_remove (tmp);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -383,5 +524,10 @@ main (int argc, char **argv)
   g_test_add_func ("/features/stdin/routing", test_stdin_routing);
   g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
   g_test_add_func ("/features/procfile", test_procfile);
+  g_test_add_func ("/features/main-job", test_main_job);
+  g_test_add_func ("/features/kv-two-clients", test_kv_two_clients);
+  g_test_add_func ("/features/version-and-help", test_version_and_help);
+  g_test_add_func ("/features/bash-completion", test_bash_completion);
+  g_test_add_func ("/features/install", test_install);
   return g_test_run ();
 }
