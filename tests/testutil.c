@@ -304,7 +304,8 @@ wait_output (TuProc *p, Collector *c, const char *stream, const char *needle,
 
   while (strstr (c->data->str, needle) == NULL && !late && !c->eof)
     g_main_context_iteration (NULL, TRUE);
-  g_clear_handle_id (&timer, g_source_remove);
+  if (!late) /* a timer that fired has removed itself */
+    g_source_remove (timer);
   if (strstr (c->data->str, needle) != NULL)
     return TRUE;
   fail_now ("%s: %s never showed \"%s\" (%s); it showed:\n%s\n"
@@ -334,7 +335,8 @@ wait_ended (TuProc *p, guint timeout_ms)
   guint timer = g_timeout_add (timeout_ms, on_deadline, &late);
   while (!(p->exited && p->out.eof && p->err.eof) && !late)
     g_main_context_iteration (NULL, TRUE);
-  g_clear_handle_id (&timer, g_source_remove);
+  if (!late) /* a timer that fired has removed itself */
+    g_source_remove (timer);
   return !late;
 }
 
@@ -440,7 +442,8 @@ tu_read_until_eof (int fd, guint timeout_ms, GString *data, GArray *chunks)
                            on_collector_readable, &c);
   while (!c.eof && !late)
     g_main_context_iteration (NULL, TRUE);
-  g_clear_handle_id (&timer, g_source_remove);
+  if (!late) /* a timer that fired has removed itself */
+    g_source_remove (timer);
   g_clear_handle_id (&c.watch, g_source_remove);
   if (!c.eof)
     fail_now ("no end-of-file within %u ms; read so far:\n%s",
