@@ -38,7 +38,7 @@ main (int argc, char **argv)
                   error ? error->message : "one PATH at most");
       return 2;
     }
-  const char *path = argc == 2 ? argv[1] : "my_pipe";
+  const char *path = argc == 2 && argv[1] != NULL ? argv[1] : "my_pipe";
 
   if (create && mkfifo (path, 0600) != 0 && errno != EEXIST)
     {

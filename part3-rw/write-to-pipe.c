@@ -42,7 +42,7 @@ main (int argc, char **argv)
                   error ? error->message : "one PATH at most");
       return 2;
     }
-  const char *path = argc == 2 ? argv[1] : "my_pipe";
+  const char *path = argc == 2 && argv[1] != NULL ? argv[1] : "my_pipe";
   if (message == NULL)
     message = g_strdup_printf ("Hello from write-to-pipe (pid %d)", (int) getpid ());
 

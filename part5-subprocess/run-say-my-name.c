@@ -99,7 +99,10 @@ spawn (GSubprocessLauncher *launcher, char **argv, int *status)
 static int
 run_inherit (Run *run, char **argv)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  /* stdout and stderr are inherited unless told otherwise; stdin would be
+   * /dev/null without STDIN_INHERIT. */
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   int status = 0;
   g_printerr ("run-say-my-name: the child shares this terminal; type names, then exit\n");
   if ((run->child = spawn (launcher, argv, &status)) == NULL)
@@ -260,13 +263,16 @@ on_input_readable (int fd, GIOCondition condition, gpointer data)
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
     return G_SOURCE_CONTINUE;
   /* End-of-file: this writer is gone.  Left open, the FIFO would report
-   * "hung up" for ever; opened afresh, it waits quietly for the next. */
+   * "hung up" for ever; opened afresh, it waits quietly for the next.  The
+   * new end is opened before the old one is closed: the next writer may
+   * already have come and written, and a FIFO that loses its last reader
+   * throws away what is in it. */
   g_printerr ("run-say-my-name: a writer closed %s; re-opening it for the next\n",
               run->input_path);
-  close (fd);
   run->input_watch = 0;
   if (!open_input (run))
     g_main_loop_quit (run->loop);
+  close (fd);
   return G_SOURCE_REMOVE;
 }
 

@@ -34,13 +34,21 @@ need_packages () {
     apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
-# build_in DIR [MESON_OPTION...] : configure DIR once, then build it.
+# build_in DIR [MESON_OPTION...] : configure DIR once, then build it,
+# quietly unless something fails.
 build_in () {
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >/dev/null
+  local log
+  log=$(mktemp)
+  if { [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >"$log" 2>&1; } &&
+     meson compile -C "$dir" >"$log" 2>&1; then
+    rm -f "$log"
+    return 0
   fi
-  meson compile -C "$dir" >/dev/null
+  cat "$log" >&2
+  rm -f "$log"
+  echo "Building in $dir failed." >&2
+  return 1
 }
 
 need_packages build-essential pkg-config libglib2.0-dev meson ninja-build

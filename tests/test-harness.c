@@ -362,9 +362,9 @@ test_lifecycle_kill_timeout (void)
 {
   Run run;
   g_autofree char *a = child ("ignore-term");
-  g_autofree char *b = g_strdup_printf ("sh -c 'sleep 0.2; exec %s exit 0'", HARNESS_CHILD);
   run_init (&run);
-  run_start (&run, "--kill-timeout", "300ms", a, b);
+  write_file (run.tmp, "t.script", "expect A /pid/\n"); /* SIGTERM is ignored now */
+  run_start (&run, "--kill-timeout", "300ms", "--script", "t.script", "--exit-after-script", a);
   GPid pid_a = pid_of (&run, "A");
   g_assert_true (tu_proc_wait_stderr (run.proc, "stopping A (SIGTERM)", WAIT_MS));
   gint64 termed = tu_now_us ();
@@ -399,9 +399,9 @@ test_lifecycle_output_after_sigterm (void)
 {
   Run run;
   g_autofree char *a = child ("term-message");
-  g_autofree char *b = child ("exit 0");
   run_init (&run);
-  run_start (&run, a, b);
+  write_file (run.tmp, "t.script", "expect A /pid/\n"); /* its handler is set */
+  run_start (&run, "--script", "t.script", "--exit-after-script", a);
   g_assert_cmpint (run_wait (&run), ==, 0);
   g_assert_nonnull (strstr (run_out (&run), "A: terminated\n"));
   g_assert_nonnull (strstr (run_err (&run), "A exited with status 0"));
