@@ -307,10 +307,10 @@ run_constant (Run *run, char **argv, const char *input, const char *output)
       g_subprocess_force_exit (run->child);
       return EXIT_FAILED;
     }
-  g_printerr ("run-say-my-name: passing whatever is written to %s to the child; "
-              "it stops on exit, or on Ctrl-C\n", input);
   guint sigint = g_unix_signal_add (SIGINT, on_stop_signal, run);
   guint sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, run);
+  g_printerr ("run-say-my-name: passing whatever is written to %s to the child; "
+              "it stops on exit, or on Ctrl-C\n", input);
   status = wait_for_child (run);
   g_source_remove (sigint);
   g_source_remove (sigterm);
