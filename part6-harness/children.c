@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -54,22 +55,6 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
   return TRUE;
 }
 
-/* Runs in the child between fork and exec, after its stdio is in place. */
-static void
-child_setup (gpointer data)
-{
-  gboolean pty = GPOINTER_TO_INT (data);
-
-  signal (SIGPIPE, SIG_DFL); /* we ignore it; the child must not */
-  if (pty)
-    {
-      setsid ();                     /* a session, and a group, of its own */
-      ioctl (STDIN_FILENO, TIOCSCTTY, 0); /* with the terminal as its own */
-    }
-  else
-    setpgid (0, 0);
-}
-
 static void
 on_child_exited (GPid pid, int wait_status, gpointer data)
 {
@@ -104,12 +89,12 @@ open_pipe (int fds[2], GError **error)
   return pipe2 (fds, O_CLOEXEC) == 0 || failed ("cannot make a pipe", error);
 }
 
-/* A pseudo-terminal: *master for us, *slave for the child's stdin and
- * stdout. */
+/* A pseudo-terminal: *master for us; name, the terminal the child opens
+ * as its stdin and stdout.  Its settings are made here, on *slave, which
+ * the caller closes once the child is started. */
 static gboolean
-open_pty (int *master, int *slave, GError **error)
+open_pty (int *master, int *slave, char name[64], GError **error)
 {
-  char name[64];
   struct termios tio;
   struct winsize size = { .ws_row = 24, .ws_col = 80 };
 
@@ -117,7 +102,7 @@ open_pty (int *master, int *slave, GError **error)
   if (*master < 0)
     return failed ("cannot open a pseudo-terminal", error);
   if (grantpt (*master) != 0 || unlockpt (*master) != 0 ||
-      ptsname_r (*master, name, sizeof name) != 0 ||
+      ptsname_r (*master, name, 64) != 0 ||
       (*slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
     {
       failed ("cannot set up a pseudo-terminal", error);
@@ -143,24 +128,58 @@ close_pair (int fds[2])
   close (fds[1]);
 }
 
+/* How the child is set up between its creation and its exec: stdio in
+ * place, every other descriptor closed, SIGPIPE (which we ignore) back to
+ * its default, and a process group of its own, or on a terminal a session
+ * of its own with the terminal as its controlling terminal (opening it
+ * after setsid() makes it so).  posix_spawn() does all this without a
+ * fork() copying our memory map for each child. */
+static gboolean
+setup_child (posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr,
+             const int stdio[3], const char *pty_name)
+{
+  sigset_t defaults, none;
+  sigemptyset (&defaults);
+  sigaddset (&defaults, SIGPIPE);
+  sigemptyset (&none);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                (pty_name ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP);
+
+  if (pty_name != NULL)
+    {
+      if (posix_spawn_file_actions_addopen (actions, 0, pty_name, O_RDWR, 0) != 0 ||
+          posix_spawn_file_actions_adddup2 (actions, 0, 1) != 0)
+        return FALSE;
+    }
+  else if (posix_spawn_file_actions_adddup2 (actions, stdio[0], 0) != 0 ||
+           posix_spawn_file_actions_adddup2 (actions, stdio[1], 1) != 0)
+    return FALSE;
+  return posix_spawn_file_actions_adddup2 (actions, stdio[2], 2) == 0 &&
+         posix_spawn_file_actions_addclosefrom_np (actions, 3) == 0 &&
+         posix_spawnattr_setsigdefault (attr, &defaults) == 0 &&
+         posix_spawnattr_setsigmask (attr, &none) == 0 &&
+         posix_spawnattr_setpgroup (attr, 0) == 0 &&
+         posix_spawnattr_setflags (attr, flags) == 0;
+}
+
 gboolean
 child_process_spawn (ChildProcess *c, const char *harness_dir,
                      int stdout_pipe_size, ChildPipes *ours, GError **error)
 {
-  int in[2], out[2], err[2];
+  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2];
+  char pty_name[64];
+  int pty_slave = -1;
 
   if (!open_pipe (err, error))
     return FALSE;
   if (c->pty)
     {
-      /* in[0] and out[1], the child's ends, are both the terminal. */
-      if (!open_pty (&in[1], &in[0], error))
+      if (!open_pty (&in[1], &pty_slave, pty_name, error))
         {
           close_pair (err);
           return FALSE;
         }
       out[0] = dup (in[1]);
-      out[1] = dup (in[0]);
     }
   else
     {
@@ -184,27 +203,41 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
   /* Nothing interprets escape sequences on our side of the terminal. */
   if (c->pty)
     env = g_environ_setenv (env, "TERM", "dumb", TRUE);
-  /* The child is not reaped behind our back: its pid (and so its process
-   * group) stays ours until the child watch has seen it exit. */
-  gboolean started = g_spawn_async_with_pipes_and_fds (
-    NULL, (const char *const *) c->argv, (const char *const *) env,
-    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
-    GINT_TO_POINTER (c->pty), in[0], out[1], err[1], NULL, NULL, 0, &c->pid,
-    NULL, NULL, NULL, error);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  const int stdio[3] = { in[0], out[1], err[1] };
+  int failure = ENOMEM;
+  posix_spawn_file_actions_init (&actions);
+  posix_spawnattr_init (&attr);
+  if (setup_child (&actions, &attr, stdio, c->pty ? pty_name : NULL))
+    failure = posix_spawnp (&c->pid, c->argv[0], &actions, &attr, c->argv, env);
+  posix_spawn_file_actions_destroy (&actions);
+  posix_spawnattr_destroy (&attr);
 
   /* The child's ends are the child's alone now, so that its exit is our
    * end-of-file. */
-  close (in[0]);
-  close (out[1]);
-  close (err[1]);
-  if (!started)
+  if (c->pty)
+    close (pty_slave);
+  else
     {
+      close (in[0]);
+      close (out[1]);
+    }
+  close (err[1]);
+  if (failure != 0)
+    {
+      c->pid = 0;
       close (in[1]);
       close (out[0]);
       close (err[0]);
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s",
+                   g_strerror (failure));
       return FALSE;
     }
   *ours = (ChildPipes) { in[1], out[0], err[0] };
+  /* The child is not reaped behind our back: its pid (and so its process
+   * group) stays ours until this watch has seen it exit. */
   c->watch = g_child_watch_add (c->pid, on_child_exited, c);
   return TRUE;
 }

@@ -10,6 +10,9 @@
 
 #include <glib.h>
 
+/* A child's name: letters, digits, _ and -, this many at most. */
+#define HARNESS_NAME_MAX 64
+
 /* Exit statuses besides a child's own. */
 #define EXIT_USAGE 2
 #define EXIT_SCRIPT_FAILED 3

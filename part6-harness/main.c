@@ -7,6 +7,7 @@
  * its name, feeds it scripted input and then whatever is written to its own
  * FIFO.  See part6-harness/README.md, or the man page, for a walk through.
  */
+#include <fcntl.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 static gboolean
 valid_name (const char *name)
 {
-  if (*name == '\0')
+  if (*name == '\0' || strlen (name) > HARNESS_NAME_MAX)
     return FALSE;
   for (const char *p = name; *p != '\0'; p++)
     if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
@@ -64,7 +65,8 @@ check_names (HarnessOptions *opt, const char *names, GError **error)
       if (!valid_name (opt->names[i]))
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "--names: '%s' is not a name (letters, digits, _ and -)",
+                       "--names: '%s' is not a name (at most "
+                       G_STRINGIFY (HARNESS_NAME_MAX) " letters, digits, _ and -)",
                        opt->names[i]);
           return FALSE;
         }
@@ -210,6 +212,16 @@ clear_options (HarnessOptions *opt)
   g_free (opt->stdin_target);
 }
 
+/* With stdin, stdout or stderr closed, the next file opened would take its
+ * place, and a child's pipe could end up as our fd 0, 1 or 2. */
+static void
+open_standard_fds (void)
+{
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl (fd, F_GETFD) < 0)
+      open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -269,6 +281,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
   GOptionGroup *group = g_option_group_new ("pipe-harness", "", "", &opt, NULL);
 
+  open_standard_fds ();
   setlocale (LC_ALL, "");
   g_set_prgname ("pipe-harness");
   g_option_context_set_summary (context,

@@ -19,9 +19,15 @@
 #define TURN_BYTES (64 * 1024)
 /* Most iovecs one line needs: time, mark, line, newline. */
 #define IOV_PER_LINE 4
-/* Room for a batch's formatted pieces (times, JSON objects), enough for a
- * few of the longest lines. */
-#define ARENA_SIZE (2 * 1024 * 1024)
+/* Lines up to this long are copied into the batch's staging buffer, with
+ * their marks; longer ones are written from where they lie.  Copying a
+ * short line costs less than the kernel's work for one more iovec. */
+#define COPY_LINE_MAX 512
+/* The staging buffer: a batch of short lines, written in one piece.  With
+ * --json it holds whole JSON lines, so it must fit a few of the longest. */
+#define STAGE_SIZE (256 * 1024)
+#define STAGE_SIZE_JSON (2 * 1024 * 1024)
+#define STDOUT_PIPE_SIZE (1024 * 1024)
 /* JSON records of input and events waiting while stdout is blocked; beyond
  * this they are counted, not kept. */
 #define NOTES_LIMIT (4 * 1024 * 1024)
@@ -40,8 +46,9 @@ struct Output {
   guint n_iov;       /* iovecs in the current batch */
   guint iov_done;    /* of which fully written */
   GPtrArray *batch_streams; /* streams with lines in the current batch */
-  char *arena;       /* the batch's formatted pieces (JSON, times) */
-  gsize arena_used;
+  char *stage;       /* the batch's copied and formatted bytes */
+  gsize stage_size;
+  gsize stage_used;
   char batch_time[40];
   gsize batch_time_len;
 
@@ -58,15 +65,19 @@ static void output_pump (Output *o);
 
 /* A non-blocking stdout lets the main loop wait for it like for anything
  * else; a regular file or /dev/null never makes a write wait, so it stays
- * as it is. */
+ * as it is.  When stdout is a pipe, the harness is its writer and asks for
+ * a larger one: with the default 64 KiB, every batch would wait for the
+ * reader to empty the pipe, at the cost of two context switches a time. */
 static void
-make_nonblocking (Output *o)
+prepare_stdout (Output *o)
 {
   struct stat st;
   o->saved_flags = -1;
   if (fstat (o->fd, &st) != 0 || S_ISREG (st.st_mode) ||
       (S_ISCHR (st.st_mode) && !isatty (o->fd)))
     return;
+  if (S_ISFIFO (st.st_mode))
+    fcntl (o->fd, F_SETPIPE_SZ, STDOUT_PIPE_SIZE); /* a hint: fine if refused */
   int flags = fcntl (o->fd, F_GETFL);
   if (flags < 0 || (flags & O_NONBLOCK))
     return;
@@ -84,11 +95,11 @@ output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
   o->hooks = *hooks;
   o->data = data;
   o->batch_streams = g_ptr_array_new ();
-  if (format->json)
-    o->arena = g_malloc (ARENA_SIZE);
+  o->stage_size = format->json ? STAGE_SIZE_JSON : STAGE_SIZE;
+  o->stage = g_malloc (o->stage_size);
   o->notes = g_string_new (NULL);
   o->log = g_string_new (NULL);
-  make_nonblocking (o);
+  prepare_stdout (o);
   return o;
 }
 
@@ -108,7 +119,7 @@ output_free (Output *o)
   g_clear_handle_id (&o->writable_watch, g_source_remove);
   g_queue_clear (&o->queue);
   g_ptr_array_unref (o->batch_streams);
-  g_free (o->arena);
+  g_free (o->stage);
   g_string_free (o->notes, TRUE);
   g_string_free (o->log, TRUE);
   g_free (o);
@@ -282,10 +293,36 @@ add_iov (Output *o, const void *base, gsize len)
   o->iov[o->n_iov++] = (struct iovec) { (void *) base, len };
 }
 
-static gboolean
-arena_has_room (const Output *o, gsize len)
+/* len bytes were just written at the end of the staging buffer: send them
+ * with the iovec before if that ends right there. */
+static void
+staged (Output *o, gsize len)
 {
-  return o->arena == NULL || ARENA_SIZE - o->arena_used >= len;
+  char *at = o->stage + o->stage_used;
+  struct iovec *last = o->n_iov > 0 ? &o->iov[o->n_iov - 1] : NULL;
+  if (last != NULL && (char *) last->iov_base + last->iov_len == at)
+    last->iov_len += len;
+  else
+    add_iov (o, at, len);
+  o->stage_used += len;
+}
+
+static void
+stage_bytes (Output *o, const char *bytes, gsize len)
+{
+  if (len == 0)
+    return;
+  memcpy (o->stage + o->stage_used, bytes, len);
+  staged (o, len);
+}
+
+/* Room in the staging buffer for the next line of s, whatever it is. */
+static gboolean
+stage_has_room (const Output *o, const Stream *s)
+{
+  gsize need = o->format.json ? json_line_bound (LINE_FRAMER_MAX_LINE)
+                              : o->batch_time_len + s->mark_len + COPY_LINE_MAX + 1;
+  return o->stage_size - o->stage_used >= need;
 }
 
 static void
@@ -295,21 +332,19 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
   gsize text_len = complete ? len - 1 : len;
 
   if (o->format.json)
-    {
-      char *at = o->arena + o->arena_used;
-      o->arena_used += json_format_line (at, o->batch_time, s->name,
-                                         s->kind == STREAM_STDOUT ? "stdout" : "stderr",
-                                         line, text_len, !complete);
-      add_iov (o, at, o->arena + o->arena_used - at);
-    }
+    staged (o, json_format_line (o->stage + o->stage_used, o->batch_time, s->name,
+                                 s->kind == STREAM_STDOUT ? "stdout" : "stderr",
+                                 line, text_len, !complete));
   else
     {
-      if (o->format.timestamps)
-        add_iov (o, o->batch_time, o->batch_time_len);
-      add_iov (o, s->mark, strlen (s->mark));
-      add_iov (o, line, len);
+      stage_bytes (o, o->batch_time, o->batch_time_len);
+      stage_bytes (o, s->mark, s->mark_len);
+      if (len <= COPY_LINE_MAX)
+        stage_bytes (o, line, len);
+      else
+        add_iov (o, line, len);
       if (!complete)
-        add_iov (o, "\n", 1);
+        stage_bytes (o, "\n", 1);
     }
   if (o->format.log_fd >= 0)
     {
@@ -324,14 +359,12 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
 static void
 add_notes (Output *o)
 {
-  gsize room = MIN (o->notes->len, ARENA_SIZE - o->arena_used);
+  gsize room = MIN (o->notes->len, o->stage_size - o->stage_used);
   while (room > 0 && o->notes->str[room - 1] != '\n')
     room--;
   if (room == 0)
     return;
-  memcpy (o->arena + o->arena_used, o->notes->str, room);
-  add_iov (o, o->arena + o->arena_used, room);
-  o->arena_used += room;
+  stage_bytes (o, o->notes->str, room);
   g_string_erase (o->notes, 0, room);
 }
 
@@ -340,8 +373,6 @@ add_notes (Output *o)
 static gboolean
 fill_batch (Output *o)
 {
-  gsize line_room = o->format.json ? json_line_bound (LINE_FRAMER_MAX_LINE) : 0;
-
   if (o->format.json)
     {
       json_format_time (o->batch_time, g_get_real_time ());
@@ -353,8 +384,7 @@ fill_batch (Output *o)
       o->batch_time_len = strlen (o->batch_time);
     }
 
-  while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
-         arena_has_room (o, line_room))
+  while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX)
     {
       Stream *s = g_queue_pop_head (&o->queue);
       gsize turn = 0;
@@ -363,8 +393,14 @@ fill_batch (Output *o)
       gsize len;
 
       s->queued = FALSE;
+      if (!stage_has_room (o, s))
+        {
+          g_queue_push_head (&o->queue, s); /* the batch is full */
+          s->queued = TRUE;
+          break;
+        }
       while (turn < TURN_BYTES && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
-             arena_has_room (o, line_room))
+             stage_has_room (o, s))
         {
           if (!stream_take_line (s, &line, &len))
             {
@@ -450,7 +486,7 @@ static void
 finish_batch (Output *o)
 {
   o->n_iov = o->iov_done = 0;
-  o->arena_used = 0;
+  o->stage_used = 0;
   for (guint i = 0; i < o->batch_streams->len; i++)
     {
       Stream *s = g_ptr_array_index (o->batch_streams, i);

@@ -26,14 +26,14 @@ procfile_parse (const char *path, const char *text, gsize length,
         continue;
       const char *colon = strchr (line, ':');
       g_autofree char *name = colon ? g_strndup (line, colon - line) : NULL;
-      gboolean valid = name != NULL && *name != '\0';
+      gboolean valid = name != NULL && *name != '\0' && strlen (name) <= 64;
       for (const char *c = name; valid && *c; c++)
         valid = g_ascii_isalnum (*c) || *c == '_' || *c == '-';
       if (!valid)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "%s:%u: expected 'name: command' (a name is letters, "
-                       "digits, _ and -)", path, line_no);
+                       "%s:%u: expected 'name: command' (a name is at most 64 "
+                       "letters, digits, _ and -)", path, line_no);
           return FALSE;
         }
       g_autofree char *command = g_strstrip (g_strdup (colon + 1));

@@ -4,7 +4,8 @@
  *   web: ./server --port 8080
  *   worker: ./worker --queue jobs
  *
- * one "name: command" per line; each command runs through /bin/sh -c.
+ * one "name: command" per line (a name is at most 64 letters, digits, _
+ * and -); each command runs through /bin/sh -c.
  */
 #pragma once
 

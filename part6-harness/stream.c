@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "output.h"
@@ -26,13 +27,23 @@ stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
   if (s->fd_tag != NULL && g_source_query_unix_fd (source, s->fd_tag) != 0)
     stream_read (s);
 
-  /* Reading may have finished the unfinished line and moved the deadline. */
+  /* The deadline was set when an unfinished line began and is not moved
+   * as lines come and go (each move would wake the main loop up): when it
+   * comes, the line now unfinished may be a younger one. */
   gint64 deadline = g_source_get_ready_time (source);
-  if (deadline != -1 && deadline <= g_source_get_time (source))
+  gint64 now = g_source_get_time (source);
+  if (deadline != -1 && deadline <= now)
     {
       g_source_set_ready_time (source, -1);
-      s->flush_partial = TRUE;
-      output_queue (s->output, s);
+      if (s->partial_since == 0 || s->flush_partial)
+        ; /* nothing unfinished any more */
+      else if (now >= s->partial_since + STREAM_PARTIAL_DELAY_US)
+        {
+          s->flush_partial = TRUE;
+          output_queue (s->output, s);
+        }
+      else
+        g_source_set_ready_time (source, s->partial_since + STREAM_PARTIAL_DELAY_US);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -64,6 +75,7 @@ stream_new (Output *output, guint child, const char *name, StreamKind kind,
   s->name = name;
   s->kind = kind;
   s->mark = output_mark (output, child, name, kind);
+  s->mark_len = strlen (s->mark);
   s->fd = fd;
   s->on_settled = on_settled;
   s->on_settled_data = data;
@@ -73,6 +85,11 @@ stream_new (Output *output, guint child, const char *name, StreamKind kind,
   s->source = g_source_new (&stream_source_funcs, sizeof (StreamSource));
   ((StreamSource *) s->source)->stream = s;
   g_source_set_static_name (s->source, "child output");
+  /* GLib blocks a source while it dispatches it, unless it may recurse,
+   * and blocking and unblocking each wake the main loop up: two system
+   * calls and one more loop iteration per read.  The dispatch never runs
+   * the main loop itself, so recursion cannot happen anyway. */
+  g_source_set_can_recurse (s->source, TRUE);
   watch_fd (s, TRUE);
   g_source_attach (s->source, NULL);
   return s;
@@ -192,13 +209,11 @@ stream_taken_all (Stream *s)
     {
       if (s->partial_since == 0)
         s->partial_since = g_get_monotonic_time ();
-      g_source_set_ready_time (s->source, s->partial_since + STREAM_PARTIAL_DELAY_US);
+      if (g_source_get_ready_time (s->source) == -1)
+        g_source_set_ready_time (s->source, s->partial_since + STREAM_PARTIAL_DELAY_US);
     }
   else
-    {
-      s->partial_since = 0;
-      g_source_set_ready_time (s->source, -1);
-    }
+    s->partial_since = 0; /* a deadline still set will find nothing */
   stream_check_settled (s);
 }
 

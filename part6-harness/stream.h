@@ -32,6 +32,7 @@ struct Stream {
   const char *name;   /* the child's */
   StreamKind kind;
   char *mark;         /* what precedes each line on stdout, "A: " or "A! " */
+  gsize mark_len;
   int fd;
   LineFramer framer;
   GSource *source;    /* watches fd while reading; fires the partial deadline */

@@ -71,10 +71,12 @@ test_pty_is_terminal (void)
   run_init (&run);
   run_start (&run, "--pty=B", "--shell", "--wait-all",
              "test -t 1 && echo tty || echo pipe",
-             "test -t 0 && test -t 1 && echo tty; stty size; echo $TERM; echo err >&2; sleep 0.3");
+             "test -t 0 && test -t 1 && echo tty; stty size; echo $TERM; echo err >&2; "
+             "(exec 3</dev/tty) && echo controlling; sleep 0.3");
   g_assert_cmpint (run_wait (&run), ==, 0);
   g_assert_nonnull (strstr (run_out (&run), "A: pipe\n"));
   g_assert_nonnull (strstr (run_out (&run), "B: tty\nB: 24 80\nB: dumb\n"));
+  g_assert_nonnull (strstr (run_out (&run), "B: controlling\n")); /* /dev/tty opens */
   g_assert_nonnull (strstr (run_out (&run), "B! err\n"));
   run_clear (&run);
 }

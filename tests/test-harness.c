@@ -744,7 +744,7 @@ test_usage_errors (void)
     { { NULL }, "pipe-harness: no COMMAND given (see --help)\n" },
     { { "--bogus", "true", NULL }, "pipe-harness: Unknown option --bogus (see --help)\n" },
     { { "--names", "a,a", "true", NULL }, "pipe-harness: --names gives 2 names for 1 command\n" },
-    { { "--names", "a b", "true", NULL }, "pipe-harness: --names: 'a b' is not a name (letters, digits, _ and -)\n" },
+    { { "--names", "a b", "true", NULL }, "pipe-harness: --names: 'a b' is not a name (at most 64 letters, digits, _ and -)\n" },
     { { "--fifo", "Z=/tmp/x", "true", NULL }, "pipe-harness: --fifo Z=/tmp/x: there is no child named 'Z'\n" },
     { { "--exit-after-script", "true", NULL }, "pipe-harness: --exit-after-script needs --script\n" },
     { { "--kill-timeout", "soon", "true", NULL }, "pipe-harness: --kill-timeout: 'soon' is not a duration (write it like 250ms, 2s or 1.5s)\n" },

@@ -1,0 +1,760 @@
+/* pipe-bench: measures pipe-harness against the baselines that matter, in
+ * one invocation, and prints a table.  Run it through bench/run, which
+ * builds in release mode and fetches the contenders first.
+ *
+ *   pipe-bench --harness PATH [--concurrently PATH] [--cache DIR] [--runs N]
+ *
+ * Every figure is the median of N runs (default 5); within a run the
+ * contenders take turns, so that the machine's drift hits all alike, and
+ * every comparison is a ratio of figures from this same invocation.
+ *
+ *  1. throughput: 256 MiB of 64-byte lines from one child (the other idle),
+ *     into /dev/null and through a further pipe; against cat | cat (a
+ *     plain relay), sed 's/^/A: /' (a prefixer) and concurrently
+ *  2. round trip: a line into the child's input, echoed by cat, back on
+ *     stdout; median and 99th percentile over thousands
+ *  3. idle cost: CPU time and wake-ups in 5 s with two idle children
+ *  4. memory: peak RSS while flooding into a slow reader
+ *  5. fairness: each of two flooding children's share of the output
+ *  6. scale: 2, 16 and 64 children flooding together
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MiB (1024.0 * 1024.0)
+#define LINE_LEN 64
+#define DATA_BYTES (256L * 1024 * 1024)
+#define ROUND_TRIPS 5000
+#define IDLE_SECONDS 5
+#define SLOW_FLOOD_BYTES (64L * 1024 * 1024)
+#define FAIR_BYTES (64L * 1024 * 1024)
+
+static const char *harness;
+static const char *concurrently;
+static char *data_file;
+static char *cache;
+static int runs = 5;
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (GArray *values)
+{
+  g_array_sort (values, compare_doubles);
+  return g_array_index (values, double, values->len / 2);
+}
+
+static double
+percentile (GArray *values, double p)
+{
+  g_array_sort (values, compare_doubles);
+  guint i = MIN (values->len - 1, (guint) (values->len * p));
+  return g_array_index (values, double, i);
+}
+
+static double
+now_s (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+/* Runs a shell command to the end; returns its wall time in seconds. */
+static double
+time_shell (const char *command)
+{
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { "/bin/sh", "-c", command, NULL };
+  int status;
+  double start = now_s ();
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                     NULL, NULL, &status, &error))
+    g_error ("%s: %s", command, error->message);
+  double elapsed = now_s () - start;
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("%s: %s", command, error->message);
+  return elapsed;
+}
+
+/* Starts a shell command with its stdout on a pipe to us; *out is ours. */
+static GPid
+start_shell (const char *command, int *out)
+{
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { "/bin/sh", "-c", command, NULL };
+  GPid pid;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                 NULL, NULL, &pid, NULL, out, NULL, &error))
+    g_error ("%s: %s", command, error->message);
+  return pid;
+}
+
+/* Waits for pid; returns its peak RSS in KiB. */
+static long
+reap (GPid pid)
+{
+  struct rusage usage;
+  int status;
+  while (wait4 (pid, &status, 0, &usage) < 0 && errno == EINTR)
+    ;
+  return usage.ru_maxrss;
+}
+
+static guint64
+proc_value (GPid pid, const char *file, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, file);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  if (key == NULL)
+    return g_ascii_strtoull (text, NULL, 10);
+  const char *at = strstr (text, key);
+  return at ? g_ascii_strtoull (at + strlen (key), NULL, 10) : 0;
+}
+
+static char *
+quote (const char *s)
+{
+  return g_shell_quote (s);
+}
+
+/* The data: 64-byte numbered lines, made once in the cache. */
+static void
+make_data (void)
+{
+  GStatBuf st;
+  data_file = g_build_filename (cache, "lines-256M.txt", NULL);
+  if (g_stat (data_file, &st) == 0 && st.st_size == DATA_BYTES)
+    return;
+  FILE *f = fopen (data_file, "w");
+  if (f == NULL)
+    g_error ("%s: %s", data_file, g_strerror (errno));
+  char line[LINE_LEN + 1];
+  for (long i = 0; i < DATA_BYTES / LINE_LEN; i++)
+    {
+      int k = g_snprintf (line, sizeof line, "%09ld ", i);
+      memset (line + k, 'a' + (char) (i % 26), LINE_LEN - 1 - k);
+      line[LINE_LEN - 1] = '\n';
+      fwrite (line, 1, LINE_LEN, f);
+    }
+  if (fclose (f) != 0)
+    g_error ("%s: %s", data_file, g_strerror (errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* 1. Throughput */
+
+typedef struct {
+  const char *name;
+  char *command[2]; /* into /dev/null, through a pipe */
+  GArray *seconds[2];
+} Contender;
+
+static void
+contender_init (Contender *c, const char *name, const char *pipeline)
+{
+  c->name = name;
+  c->command[0] = g_strdup_printf ("%s > /dev/null", pipeline);
+  c->command[1] = g_strdup_printf ("%s | cat > /dev/null", pipeline);
+  for (int i = 0; i < 2; i++)
+    c->seconds[i] = g_array_new (FALSE, FALSE, sizeof (double));
+}
+
+static void
+throughput (void)
+{
+  g_autofree char *f = quote (data_file);
+  g_autofree char *h = quote (harness);
+  g_autofree char *cat_child = g_strdup_printf ("cat %s", data_file);
+  g_autofree char *child = quote (cat_child);
+  Contender contenders[4];
+  guint n = 0;
+
+  g_autofree char *relay = g_strdup_printf ("cat %s | cat", f);
+  g_autofree char *sed = g_strdup_printf ("cat %s | sed 's/^/A: /'", f);
+  g_autofree char *ours = g_strdup_printf ("%s -q %s 'sleep 1000'", h, child);
+  contender_init (&contenders[n++], "cat | cat", relay);
+  contender_init (&contenders[n++], "sed 's/^/A: /'", sed);
+  contender_init (&contenders[n++], "pipe-harness", ours);
+  g_autofree char *theirs = NULL;
+  if (concurrently != NULL)
+    {
+      g_autofree char *c = quote (concurrently);
+      /* -k stops the idle child, -s first keeps that from being a failure */
+      theirs = g_strdup_printf ("%s -k -s first -n A,B %s 'sleep 1000'", c, child);
+      contender_init (&contenders[n++], "concurrently", theirs);
+    }
+
+  time_shell (contenders[0].command[0]); /* the file into the page cache */
+  for (int run = 0; run < runs; run++)
+    for (int sink = 0; sink < 2; sink++)
+      for (guint i = 0; i < n; i++)
+        {
+          double s = time_shell (contenders[i].command[sink]);
+          g_array_append_val (contenders[i].seconds[sink], s);
+        }
+
+  double base[2], sed_s[2];
+  for (int sink = 0; sink < 2; sink++)
+    {
+      base[sink] = median (contenders[0].seconds[sink]);
+      sed_s[sink] = median (contenders[1].seconds[sink]);
+    }
+  g_print ("\n1. Throughput: one child prints 256 MiB of 64-byte lines (4.2 M lines), "
+           "the other is idle\n\n"
+           "   %-16s %-36s %s\n", "", "into /dev/null", "through a further pipe");
+  for (guint i = 0; i < n; i++)
+    {
+      g_print ("   %-16s", contenders[i].name);
+      for (int sink = 0; sink < 2; sink++)
+        {
+          double s = median (contenders[i].seconds[sink]);
+          g_autofree char *cell = g_strdup_printf ("%6.0f MB/s %5.1f Mlines/s %5.2fx", DATA_BYTES / MiB / s,
+                                                   DATA_BYTES / LINE_LEN / 1e6 / s, base[sink] / s);
+          g_print (" %-36s", cell);
+        }
+      g_print ("\n");
+    }
+  g_print ("   (MB/s of the child's bytes; the ratio is against cat | cat in the same column)\n");
+  for (int sink = 0; sink < 2; sink++)
+    {
+      double ours_s = median (contenders[2].seconds[sink]);
+      g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed\n",
+               sink == 0 ? "into /dev/null" : "through a pipe", base[sink] / ours_s, sed_s[sink] / ours_s);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. Round trip */
+
+/* Reads from fd until a line equal to want arrives. */
+static void
+read_until (int fd, GString *pending, const char *want)
+{
+  char buf[65536];
+  for (;;)
+    {
+      char *found = strstr (pending->str, want);
+      if (found != NULL)
+        {
+          g_string_erase (pending, 0, found - pending->str + strlen (want));
+          return;
+        }
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n <= 0)
+        g_error ("round trip: the echo stopped (%s)", n < 0 ? g_strerror (errno) : "end-of-file");
+      g_string_append_len (pending, buf, n);
+    }
+}
+
+/* Sends ROUND_TRIPS lines into in_fd, waits for each on out_fd marked with
+ * prefix; returns the times in microseconds. */
+static GArray *
+round_trips (int in_fd, int out_fd, const char *prefix)
+{
+  GArray *us = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GString) pending = g_string_new (NULL);
+  for (int i = -100; i < ROUND_TRIPS; i++) /* 100 to warm up */
+    {
+      char line[64], want[96];
+      g_snprintf (line, sizeof line, "ping %06d\n", i + 100);
+      g_snprintf (want, sizeof want, "%sping %06d\n", prefix, i + 100);
+      double start = now_s ();
+      if (write (in_fd, line, strlen (line)) < 0)
+        g_error ("round trip: write: %s", g_strerror (errno));
+      read_until (out_fd, pending, want);
+      double t = (now_s () - start) * 1e6;
+      if (i >= 0)
+        g_array_append_val (us, t);
+    }
+  return us;
+}
+
+static int
+open_fifo_when_there (const char *path)
+{
+  for (int tries = 0; tries < 1000; tries++)
+    {
+      int fd = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          fcntl (fd, F_SETFL, 0);
+          return fd;
+        }
+      g_usleep (5000);
+    }
+  g_error ("%s never opened", path);
+}
+
+static GArray *
+harness_round_trips (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pipe-bench-XXXXXX", NULL);
+  g_autofree char *h = quote (harness);
+  g_autofree char *d = quote (dir);
+  g_autofree char *command = g_strdup_printf ("exec %s -q --fifo-dir %s cat 'sleep 1000'", h, d);
+  int out;
+  GPid pid = start_shell (command, &out);
+  g_autofree char *fifo = g_build_filename (dir, "A", NULL);
+  int in = open_fifo_when_there (fifo);
+  GArray *us = round_trips (in, out, "A: ");
+  close (in);
+  kill (pid, SIGTERM);
+  reap (pid);
+  close (out);
+  g_rmdir (dir);
+  return us;
+}
+
+static GArray *
+cat_round_trips (void)
+{
+  const char *argv[] = { "cat", NULL };
+  int in, out;
+  GPid pid;
+  g_autoptr (GError) error = NULL;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                 &pid, &in, &out, NULL, &error))
+    g_error ("cat: %s", error->message);
+  GArray *us = round_trips (in, out, "");
+  close (in);
+  reap (pid);
+  close (out);
+  return us;
+}
+
+/* concurrently passes our stdin to its first child with --handle-input. */
+static GArray *
+concurrently_round_trips (void)
+{
+  const char *argv[] = { concurrently, "--handle-input", "-k", "-n", "A,B", "cat", "sleep 1000", NULL };
+  int in, out;
+  GPid pid;
+  g_autoptr (GError) error = NULL;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                 NULL, &pid, &in, &out, NULL, &error))
+    g_error ("concurrently: %s", error->message);
+  GArray *us = round_trips (in, out, "[A] ");
+  close (in);
+  kill (pid, SIGTERM);
+  reap (pid);
+  close (out);
+  return us;
+}
+
+static void
+round_trip (void)
+{
+  g_autoptr (GArray) harness_median = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) harness_p99 = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) cat_median = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) cat_p99 = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) conc_median = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) conc_p99 = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (int run = 0; run < runs; run++)
+    {
+      g_autoptr (GArray) h = harness_round_trips ();
+      g_autoptr (GArray) c = cat_round_trips ();
+      double v;
+      v = median (h), g_array_append_val (harness_median, v);
+      v = percentile (h, 0.99), g_array_append_val (harness_p99, v);
+      v = median (c), g_array_append_val (cat_median, v);
+      v = percentile (c, 0.99), g_array_append_val (cat_p99, v);
+      if (concurrently != NULL)
+        {
+          g_autoptr (GArray) k = concurrently_round_trips ();
+          v = median (k), g_array_append_val (conc_median, v);
+          v = percentile (k, 0.99), g_array_append_val (conc_p99, v);
+        }
+    }
+  g_print ("\n2. Round trip: a line into child A's input, echoed by cat, seen on stdout "
+           "(%d lines a run)\n\n", ROUND_TRIPS);
+  g_print ("   %-16s %9s %9s\n", "", "median", "p99");
+  g_print ("   %-16s %7.0f us %7.0f us   (stdin pipe -> cat -> stdout pipe: the floor)\n", "cat alone",
+           median (cat_median), median (cat_p99));
+  g_print ("   %-16s %7.0f us %7.0f us   (FIFO -> harness -> cat -> harness -> stdout)\n", "pipe-harness",
+           median (harness_median), median (harness_p99));
+  if (concurrently != NULL)
+    g_print ("   %-16s %7.0f us %7.0f us   (stdin -> concurrently -> cat -> concurrently -> stdout)\n",
+             "concurrently", median (conc_median), median (conc_p99));
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. Idle cost */
+
+typedef struct {
+  GPid pid;
+  guint64 cpu_ns;
+  guint64 switches;
+} Sample;
+
+static Sample
+sample (GPid pid)
+{
+  return (Sample) {
+    pid, proc_value (pid, "schedstat", NULL),
+    proc_value (pid, "status", "\nvoluntary_ctxt_switches:") +
+      proc_value (pid, "status", "nonvoluntary_ctxt_switches:"),
+  };
+}
+
+static void
+idle_cost (void)
+{
+  g_autoptr (GArray) harness_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) harness_wakeups = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) conc_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) conc_wakeups = g_array_new (FALSE, FALSE, sizeof (double));
+  int idle_runs = MAX (1, runs / 2);
+
+  for (int run = 0; run < idle_runs; run++)
+    {
+      /* Both idle side by side, over the same five seconds. */
+      g_autofree char *h = quote (harness);
+      g_autofree char *command = g_strdup_printf ("exec %s -q 'sleep 1000' 'sleep 1000'", h);
+      int out, conc_out = -1;
+      GPid pid = start_shell (command, &out), conc = 0;
+      if (concurrently != NULL)
+        {
+          g_autofree char *c = quote (concurrently);
+          g_autofree char *conc_command = g_strdup_printf ("exec %s -k 'sleep 1000' 'sleep 1000'", c);
+          conc = start_shell (conc_command, &conc_out);
+        }
+      g_usleep (1500 * 1000); /* settle */
+      Sample before = sample (pid), conc_before = conc ? sample (conc) : (Sample) { 0 };
+      g_usleep (IDLE_SECONDS * G_USEC_PER_SEC);
+      Sample after = sample (pid), conc_after = conc ? sample (conc) : (Sample) { 0 };
+      double v;
+      v = (after.cpu_ns - before.cpu_ns) / 1e6, g_array_append_val (harness_ms, v);
+      v = (double) (after.switches - before.switches), g_array_append_val (harness_wakeups, v);
+      kill (pid, SIGTERM);
+      reap (pid);
+      close (out);
+      if (conc)
+        {
+          v = (conc_after.cpu_ns - conc_before.cpu_ns) / 1e6, g_array_append_val (conc_ms, v);
+          v = (double) (conc_after.switches - conc_before.switches), g_array_append_val (conc_wakeups, v);
+          kill (conc, SIGTERM);
+          reap (conc);
+          close (conc_out);
+        }
+    }
+  g_print ("\n3. Idle cost: CPU time and wake-ups in %d s with two idle children (%d runs)\n\n",
+           IDLE_SECONDS, idle_runs);
+  g_print ("   %-16s %8.3f ms CPU %6.0f wake-ups\n", "pipe-harness", median (harness_ms),
+           median (harness_wakeups));
+  if (concurrently != NULL)
+    g_print ("   %-16s %8.3f ms CPU %6.0f wake-ups\n", "concurrently", median (conc_ms),
+             median (conc_wakeups));
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. Memory */
+
+/* Runs command with its stdout read slowly (64 KiB every 2 ms, about 32 MB/s)
+ * to the end; returns its peak RSS in KiB. */
+static double
+peak_rss_slow_reader (const char *command)
+{
+  int out;
+  GPid pid = start_shell (command, &out);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read (out, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    g_usleep (2000);
+  close (out);
+  return (double) reap (pid);
+}
+
+static void
+memory (void)
+{
+  g_autofree char *h = quote (harness);
+  g_autofree char *head = g_strdup_printf ("head -c %ld %s", SLOW_FLOOD_BYTES, data_file);
+  g_autofree char *child = quote (head);
+  g_autofree char *ours = g_strdup_printf ("exec %s -q %s 'sleep 1000'", h, child);
+  g_autofree char *relay = g_strdup_printf ("%s | cat", head);
+  g_autofree char *sed = g_strdup_printf ("%s | sed 's/^/A: /'", head);
+  g_autofree char *theirs = NULL;
+  g_autoptr (GArray) ours_kib = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) relay_kib = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) sed_kib = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) theirs_kib = g_array_new (FALSE, FALSE, sizeof (double));
+  int memory_runs = MAX (1, runs / 2);
+
+  if (concurrently != NULL)
+    {
+      g_autofree char *c = quote (concurrently);
+      theirs = g_strdup_printf ("exec %s -k -n A,B %s 'sleep 1000'", c, child);
+    }
+  for (int run = 0; run < memory_runs; run++)
+    {
+      double v;
+      v = peak_rss_slow_reader (ours) / 1024, g_array_append_val (ours_kib, v);
+      v = peak_rss_slow_reader (relay) / 1024, g_array_append_val (relay_kib, v);
+      v = peak_rss_slow_reader (sed) / 1024, g_array_append_val (sed_kib, v);
+      if (theirs != NULL)
+        v = peak_rss_slow_reader (theirs) / 1024, g_array_append_val (theirs_kib, v);
+    }
+  g_print ("\n4. Memory: peak RSS while one child floods %ld MiB into a reader taking "
+           "about 32 MB/s (%d runs)\n\n", SLOW_FLOOD_BYTES >> 20, memory_runs);
+  g_print ("   %-16s %6.1f MiB\n", "pipe-harness", median (ours_kib));
+  g_print ("   %-16s %6.1f MiB   (the largest process of the pipeline)\n", "cat | cat", median (relay_kib));
+  g_print ("   %-16s %6.1f MiB\n", "sed 's/^/A: /'", median (sed_kib));
+  if (theirs != NULL)
+    g_print ("   %-16s %6.1f MiB\n", "concurrently", median (theirs_kib));
+}
+
+/* ------------------------------------------------------------------ */
+/* 5. Fairness */
+
+/* Reads FAIR_BYTES of the output of two flooding children; returns A's
+ * share of the lines. */
+static double
+share_of_a (const char *command, const char *mark_a, const char *mark_b)
+{
+  int out;
+  GPid pid = start_shell (command, &out);
+  char buf[65536];
+  long a = 0, b = 0, total = 0;
+  gboolean line_start = TRUE;
+  gsize la = strlen (mark_a), lb = strlen (mark_b);
+  g_autoptr (GString) head = g_string_new (NULL);
+
+  while (total < FAIR_BYTES)
+    {
+      ssize_t n = read (out, buf, sizeof buf);
+      if (n <= 0)
+        g_error ("fairness: the output stopped");
+      total += n;
+      for (char *p = buf, *end = buf + n; p < end;)
+        {
+          if (line_start)
+            {
+              /* A mark may be split across reads: gather its bytes. */
+              gsize want = MAX (la, lb);
+              while (head->len < want && p < end && *p != '\n')
+                g_string_append_c (head, *p++);
+              if (head->len < want && p == end)
+                break;
+              a += strncmp (head->str, mark_a, la) == 0;
+              b += strncmp (head->str, mark_b, lb) == 0;
+              g_string_truncate (head, 0);
+              line_start = FALSE;
+            }
+          char *nl = memchr (p, '\n', end - p);
+          if (nl == NULL)
+            break;
+          p = nl + 1;
+          line_start = TRUE;
+        }
+    }
+  kill (pid, SIGTERM);
+  close (out);
+  reap (pid);
+  return a + b > 0 ? (double) a / (a + b) : 0;
+}
+
+static void
+fairness (void)
+{
+  g_autofree char *h = quote (harness);
+  const char *a_line = "'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'";
+  const char *b_line = "'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'";
+  g_autofree char *yes_a = g_strdup_printf ("yes %s", a_line);
+  g_autofree char *yes_b = g_strdup_printf ("yes %s", b_line);
+  g_autofree char *qa = quote (yes_a), *qb = quote (yes_b);
+  g_autofree char *ours = g_strdup_printf ("exec %s -q %s %s", h, qa, qb);
+  g_autofree char *theirs = NULL;
+  g_autoptr (GArray) shares = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) their_shares = g_array_new (FALSE, FALSE, sizeof (double));
+
+  if (concurrently != NULL)
+    {
+      g_autofree char *c = quote (concurrently);
+      theirs = g_strdup_printf ("exec %s -k -n A,B %s %s", c, qa, qb);
+    }
+  for (int run = 0; run < runs; run++)
+    {
+      double v = share_of_a (ours, "A: ", "B: ");
+      g_array_append_val (shares, v);
+      if (theirs != NULL)
+        {
+          v = share_of_a (theirs, "[A] ", "[B] ");
+          g_array_append_val (their_shares, v);
+        }
+    }
+  g_print ("\n5. Fairness: two children flood at once; A's share of the first %ld MiB "
+           "of output\n\n", FAIR_BYTES >> 20);
+  g_array_sort (shares, compare_doubles);
+  g_print ("   %-16s median %4.1f %%, runs from %4.1f %% to %4.1f %%\n", "pipe-harness",
+           100 * median (shares), 100 * g_array_index (shares, double, 0),
+           100 * g_array_index (shares, double, shares->len - 1));
+  if (theirs != NULL)
+    {
+      g_array_sort (their_shares, compare_doubles);
+      g_print ("   %-16s median %4.1f %%, runs from %4.1f %% to %4.1f %%\n", "concurrently",
+               100 * median (their_shares), 100 * g_array_index (their_shares, double, 0),
+               100 * g_array_index (their_shares, double, their_shares->len - 1));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* 6. Scale */
+
+/* Runs command, reading its stdout to the end; *whole is the time from the
+ * start to the end, *flowing from the first byte to the end. */
+static void
+time_output (const char *command, double *whole, double *flowing)
+{
+  static char buf[1 << 20];
+  double start = now_s (), first = 0;
+  int out;
+  GPid pid = start_shell (command, &out);
+  ssize_t n;
+  while ((n = read (out, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0 && first == 0)
+      first = now_s ();
+  double end = now_s ();
+  close (out);
+  reap (pid);
+  *whole = end - start;
+  *flowing = end - first;
+}
+
+static void
+scale (void)
+{
+  static const int counts[] = { 2, 16, 64 };
+  GArray *whole[G_N_ELEMENTS (counts)], *flowing[G_N_ELEMENTS (counts)];
+  char *commands[G_N_ELEMENTS (counts)];
+  g_autofree char *h = quote (harness);
+
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      /* Each child cats its own share, as the child of figure 1 does. */
+      long slice = DATA_BYTES / counts[i] / LINE_LEN * LINE_LEN;
+      g_autofree char *name = g_strdup_printf ("lines-slice-%d.txt", counts[i]);
+      g_autofree char *slice_file = g_build_filename (cache, name, NULL);
+      GStatBuf st;
+      if (g_stat (slice_file, &st) != 0 || st.st_size != slice)
+        {
+          g_autofree char *make = g_strdup_printf ("head -c %ld %s > %s", slice, data_file, slice_file);
+          time_shell (make);
+        }
+      g_autofree char *cat = g_strdup_printf ("cat %s", slice_file);
+      g_autofree char *child = quote (cat);
+      GString *command = g_string_new (NULL);
+      g_string_append_printf (command, "exec %s -q --wait-all", h);
+      for (int c = 0; c < counts[i]; c++)
+        g_string_append_printf (command, " %s", child);
+      commands[i] = g_string_free (command, FALSE);
+      whole[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
+    }
+  for (int run = 0; run < runs; run++)
+    for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+      {
+        double w, f;
+        time_output (commands[i], &w, &f);
+        g_array_append_val (whole[i], w);
+        g_array_append_val (flowing[i], f);
+      }
+  g_print ("\n6. Scale: N children each cat 256/N MiB, all at once, read by this program\n\n"
+           "   %-12s %-30s %s\n", "", "whole run (starts included)", "while the output flows");
+  double two_whole = median (whole[0]), two_flowing = median (flowing[0]);
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      double w = median (whole[i]), f = median (flowing[i]);
+      g_autofree char *first = g_strdup_printf ("%6.0f MB/s %5.2fx", DATA_BYTES / MiB / w, two_whole / w);
+      g_print ("   %2d children  %-30s %6.0f MB/s %5.2fx\n", counts[i], first,
+               DATA_BYTES / MiB / f, two_flowing / f);
+      g_free (commands[i]);
+      g_array_unref (whole[i]);
+      g_array_unref (flowing[i]);
+    }
+  g_print ("   (ratios against the 2-child figure in the same column)\n");
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+describe_machine (void)
+{
+  g_autofree char *cpuinfo = NULL, *version = NULL;
+  const char *model = "?";
+  char *line = NULL;
+  if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL) &&
+      (line = strstr (cpuinfo, "model name")) != NULL)
+    {
+      model = strchr (line, ':') + 2;
+      *strchr (line, '\n') = '\0';
+    }
+  g_file_get_contents ("/proc/sys/kernel/osrelease", &version, NULL, NULL);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *when = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+  g_print ("pipe-harness benchmark, %s\n"
+           "machine: %s, %d cores, %.0f GiB, Linux %s"
+           "figures: median of %d runs, contenders taking turns in each run\n",
+           when, model, (int) sysconf (_SC_NPROCESSORS_ONLN),
+           sysconf (_SC_PHYS_PAGES) * (double) sysconf (_SC_PAGESIZE) / (1 << 30),
+           version ? version : "?\n", runs);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *only = NULL;
+  const GOptionEntry entries[] = {
+    { "harness", 0, 0, G_OPTION_ARG_FILENAME, &harness, "The pipe-harness to measure", "PATH" },
+    { "concurrently", 0, 0, G_OPTION_ARG_FILENAME, &concurrently, "concurrently, to compare with", "PATH" },
+    { "cache", 0, 0, G_OPTION_ARG_FILENAME, &cache, "Where the 256 MiB data file is kept", "DIR" },
+    { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (default 5)", "N" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these figures, e.g. 1,3", "LIST" },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- measure pipe-harness against its baselines");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) || harness == NULL || runs < 1)
+    {
+      g_printerr ("pipe-bench: %s\n", error ? error->message : "--harness PATH is needed");
+      return 2;
+    }
+  if (cache == NULL)
+    cache = g_strdup (g_get_tmp_dir ());
+  g_mkdir_with_parents (cache, 0700);
+  signal (SIGPIPE, SIG_IGN);
+  make_data ();
+
+  describe_machine ();
+  void (*figures[]) (void) = { throughput, round_trip, idle_cost, memory, fairness, scale };
+  for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
+    {
+      char digit[2] = { (char) ('1' + i), 0 };
+      if (only == NULL || strstr (only, digit) != NULL)
+        figures[i] ();
+    }
+  g_print ("\n");
+  return 0;
+}
