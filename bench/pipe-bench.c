@@ -39,6 +39,7 @@
 #define FAIR_BYTES (64L * 1024 * 1024)
 
 static const char *harness;
+static const char *flood;
 static const char *concurrently;
 static char *data_file;
 static char *cache;
@@ -59,6 +60,20 @@ median (GArray *values)
 {
   g_array_sort (values, compare_doubles);
   return g_array_index (values, double, values->len / 2);
+}
+
+/* The median over runs of a[run] / b[run]: a ratio taken within each run,
+ * where both were measured moments apart. */
+static double
+median_ratio (GArray *a, GArray *b)
+{
+  g_autoptr (GArray) ratios = g_array_new (FALSE, FALSE, sizeof (double));
+  for (guint i = 0; i < a->len; i++)
+    {
+      double r = g_array_index (a, double, i) / g_array_index (b, double, i);
+      g_array_append_val (ratios, r);
+    }
+  return median (ratios);
 }
 
 static double
@@ -212,11 +227,13 @@ throughput (void)
           g_array_append_val (contenders[i].seconds[sink], s);
         }
 
-  double base[2], sed_s[2];
+  /* Ratios first: median() sorts the runs, which must stay paired. */
+  double ratio[4][2], over_sed[2];
   for (int sink = 0; sink < 2; sink++)
     {
-      base[sink] = median (contenders[0].seconds[sink]);
-      sed_s[sink] = median (contenders[1].seconds[sink]);
+      for (guint i = 0; i < n; i++)
+        ratio[i][sink] = median_ratio (contenders[0].seconds[sink], contenders[i].seconds[sink]);
+      over_sed[sink] = median_ratio (contenders[1].seconds[sink], contenders[2].seconds[sink]);
     }
   g_print ("\n1. Throughput: one child prints 256 MiB of 64-byte lines (4.2 M lines), "
            "the other is idle\n\n"
@@ -228,18 +245,16 @@ throughput (void)
         {
           double s = median (contenders[i].seconds[sink]);
           g_autofree char *cell = g_strdup_printf ("%6.0f MB/s %5.1f Mlines/s %5.2fx", DATA_BYTES / MiB / s,
-                                                   DATA_BYTES / LINE_LEN / 1e6 / s, base[sink] / s);
+                                                   DATA_BYTES / LINE_LEN / 1e6 / s, ratio[i][sink]);
           g_print (" %-36s", cell);
         }
       g_print ("\n");
     }
-  g_print ("   (MB/s of the child's bytes; the ratio is against cat | cat in the same column)\n");
+  g_print ("   (MB/s of the child's bytes, medians; each ratio is against cat | cat in the same\n"
+           "   column, the median over runs of the two measured back to back)\n");
   for (int sink = 0; sink < 2; sink++)
-    {
-      double ours_s = median (contenders[2].seconds[sink]);
-      g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed\n",
-               sink == 0 ? "into /dev/null" : "through a pipe", base[sink] / ours_s, sed_s[sink] / ours_s);
-    }
+    g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed\n",
+             sink == 0 ? "into /dev/null" : "through a pipe", ratio[2][sink], over_sed[sink]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -529,9 +544,10 @@ memory (void)
 /* 5. Fairness */
 
 /* Reads FAIR_BYTES of the output of two flooding children; returns A's
- * share of the lines. */
+ * share of the lines.  *came says how much came: less if the output
+ * stopped sooner, and then the share is of that. */
 static double
-share_of_a (const char *command, const char *mark_a, const char *mark_b)
+share_of_a (const char *command, const char *mark_a, const char *mark_b, long *came)
 {
   int out;
   GPid pid = start_shell (command, &out);
@@ -545,7 +561,7 @@ share_of_a (const char *command, const char *mark_a, const char *mark_b)
     {
       ssize_t n = read (out, buf, sizeof buf);
       if (n <= 0)
-        g_error ("fairness: the output stopped");
+        break;
       total += n;
       for (char *p = buf, *end = buf + n; p < end;)
         {
@@ -572,7 +588,20 @@ share_of_a (const char *command, const char *mark_a, const char *mark_b)
   kill (pid, SIGTERM);
   close (out);
   reap (pid);
+  *came = total;
   return a + b > 0 ? (double) a / (a + b) : 0;
+}
+
+static void
+print_shares (const char *name, GArray *shares, int stopped, long least)
+{
+  g_array_sort (shares, compare_doubles);
+  g_print ("   %-16s median %4.1f %%, runs from %4.1f %% to %4.1f %%\n", name,
+           100 * median (shares), 100 * g_array_index (shares, double, 0),
+           100 * g_array_index (shares, double, shares->len - 1));
+  if (stopped > 0)
+    g_print ("   %-16s (its output stopped early in %d of %d runs, after %.0f MiB at least)\n",
+             "", stopped, shares->len, least / MiB);
 }
 
 static void
@@ -592,43 +621,41 @@ fairness (void)
   if (concurrently != NULL)
     {
       g_autofree char *c = quote (concurrently);
-      theirs = g_strdup_printf ("exec %s -k -n A,B %s %s", c, qa, qb);
+      theirs = g_strdup_printf ("exec %s -k -n A,B %s %s 2>/dev/null", c, qa, qb);
     }
+  int stopped = 0, their_stopped = 0;
+  long least = FAIR_BYTES, their_least = FAIR_BYTES, came;
   for (int run = 0; run < runs; run++)
     {
-      double v = share_of_a (ours, "A: ", "B: ");
+      double v = share_of_a (ours, "A: ", "B: ", &came);
       g_array_append_val (shares, v);
+      stopped += came < FAIR_BYTES;
+      least = MIN (least, came);
       if (theirs != NULL)
         {
-          v = share_of_a (theirs, "[A] ", "[B] ");
+          v = share_of_a (theirs, "[A] ", "[B] ", &came);
           g_array_append_val (their_shares, v);
+          their_stopped += came < FAIR_BYTES;
+          their_least = MIN (their_least, came);
         }
     }
   g_print ("\n5. Fairness: two children flood at once; A's share of the first %ld MiB "
            "of output\n\n", FAIR_BYTES >> 20);
-  g_array_sort (shares, compare_doubles);
-  g_print ("   %-16s median %4.1f %%, runs from %4.1f %% to %4.1f %%\n", "pipe-harness",
-           100 * median (shares), 100 * g_array_index (shares, double, 0),
-           100 * g_array_index (shares, double, shares->len - 1));
+  print_shares ("pipe-harness", shares, stopped, least);
   if (theirs != NULL)
-    {
-      g_array_sort (their_shares, compare_doubles);
-      g_print ("   %-16s median %4.1f %%, runs from %4.1f %% to %4.1f %%\n", "concurrently",
-               100 * median (their_shares), 100 * g_array_index (their_shares, double, 0),
-               100 * g_array_index (their_shares, double, their_shares->len - 1));
-    }
+    print_shares ("concurrently", their_shares, their_stopped, their_least);
 }
 
 /* ------------------------------------------------------------------ */
 /* 6. Scale */
 
-/* Runs command, reading its stdout to the end; *whole is the time from the
- * start to the end, *flowing from the first byte to the end. */
-static void
-time_output (const char *command, double *whole, double *flowing)
+/* Runs command, reading its stdout to the end; returns the time from the
+ * first byte to the end. */
+static double
+time_flowing (const char *command)
 {
   static char buf[1 << 20];
-  double start = now_s (), first = 0;
+  double first = 0;
   int out;
   GPid pid = start_shell (command, &out);
   ssize_t n;
@@ -638,62 +665,88 @@ time_output (const char *command, double *whole, double *flowing)
   double end = now_s ();
   close (out);
   reap (pid);
-  *whole = end - start;
-  *flowing = end - first;
+  return end - first;
+}
+
+static char *
+slice_file (int count)
+{
+  long slice = DATA_BYTES / count / LINE_LEN * LINE_LEN;
+  g_autofree char *name = g_strdup_printf ("lines-slice-%d.txt", count);
+  char *path = g_build_filename (cache, name, NULL);
+  GStatBuf st;
+  if (g_stat (path, &st) != 0 || st.st_size != slice)
+    {
+      g_autofree char *make = g_strdup_printf ("head -c %ld %s > %s", slice, data_file, path);
+      time_shell (make);
+    }
+  return path;
+}
+
+/* The harness with count children, each flooding its share of the data
+ * from the same moment, a second from now (all started by then). */
+static char *
+scale_command (int count)
+{
+  g_autofree char *h = quote (harness);
+  g_autofree char *file = slice_file (count);
+  gint64 start_ns = (g_get_monotonic_time () + G_USEC_PER_SEC) * 1000;
+  g_autofree char *child = g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_ns, file);
+  g_autofree char *quoted = quote (child);
+  GString *command = g_string_new (NULL);
+  g_string_append_printf (command, "exec %s -q --wait-all", h);
+  for (int c = 0; c < count; c++)
+    g_string_append_printf (command, " %s", quoted);
+  return g_string_free (command, FALSE);
+}
+
+/* What starting and ending count children costs: the harness with count
+ * children that exit at once. */
+static double
+start_cost (int count)
+{
+  g_autofree char *h = quote (harness);
+  GString *command = g_string_new (NULL);
+  g_string_append_printf (command, "%s -q --wait-all", h);
+  for (int c = 0; c < count; c++)
+    g_string_append (command, " true");
+  double s = time_shell (command->str);
+  g_string_free (command, TRUE);
+  return s;
 }
 
 static void
 scale (void)
 {
   static const int counts[] = { 2, 16, 64 };
-  GArray *whole[G_N_ELEMENTS (counts)], *flowing[G_N_ELEMENTS (counts)];
-  char *commands[G_N_ELEMENTS (counts)];
-  g_autofree char *h = quote (harness);
+  GArray *flowing[G_N_ELEMENTS (counts)], *starting[G_N_ELEMENTS (counts)];
 
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
-      /* Each child cats its own share, as the child of figure 1 does. */
-      long slice = DATA_BYTES / counts[i] / LINE_LEN * LINE_LEN;
-      g_autofree char *name = g_strdup_printf ("lines-slice-%d.txt", counts[i]);
-      g_autofree char *slice_file = g_build_filename (cache, name, NULL);
-      GStatBuf st;
-      if (g_stat (slice_file, &st) != 0 || st.st_size != slice)
-        {
-          g_autofree char *make = g_strdup_printf ("head -c %ld %s > %s", slice, data_file, slice_file);
-          time_shell (make);
-        }
-      g_autofree char *cat = g_strdup_printf ("cat %s", slice_file);
-      g_autofree char *child = quote (cat);
-      GString *command = g_string_new (NULL);
-      g_string_append_printf (command, "exec %s -q --wait-all", h);
-      for (int c = 0; c < counts[i]; c++)
-        g_string_append_printf (command, " %s", child);
-      commands[i] = g_string_free (command, FALSE);
-      whole[i] = g_array_new (FALSE, FALSE, sizeof (double));
       flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      starting[i] = g_array_new (FALSE, FALSE, sizeof (double));
     }
   for (int run = 0; run < runs; run++)
     for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
       {
-        double w, f;
-        time_output (commands[i], &w, &f);
-        g_array_append_val (whole[i], w);
+        g_autofree char *command = scale_command (counts[i]);
+        double f = time_flowing (command), s = start_cost (counts[i]);
         g_array_append_val (flowing[i], f);
+        g_array_append_val (starting[i], s);
       }
-  g_print ("\n6. Scale: N children each cat 256/N MiB, all at once, read by this program\n\n"
-           "   %-12s %-30s %s\n", "", "whole run (starts included)", "while the output flows");
-  double two_whole = median (whole[0]), two_flowing = median (flowing[0]);
+  g_print ("\n6. Scale: N children flood 256/N MiB each, all from the same moment, read by\n"
+           "   this program; and what starting and ending N children costs\n\n");
+  double ratio[G_N_ELEMENTS (counts)];
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    ratio[i] = median_ratio (flowing[0], flowing[i]);
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
-      double w = median (whole[i]), f = median (flowing[i]);
-      g_autofree char *first = g_strdup_printf ("%6.0f MB/s %5.2fx", DATA_BYTES / MiB / w, two_whole / w);
-      g_print ("   %2d children  %-30s %6.0f MB/s %5.2fx\n", counts[i], first,
-               DATA_BYTES / MiB / f, two_flowing / f);
-      g_free (commands[i]);
-      g_array_unref (whole[i]);
+      double f = median (flowing[i]);
+      g_print ("   %2d children   %6.0f MB/s   %5.2fx the 2-child figure   start and end: %4.0f ms\n",
+               counts[i], DATA_BYTES / MiB / f, ratio[i], 1000 * median (starting[i]));
       g_array_unref (flowing[i]);
+      g_array_unref (starting[i]);
     }
-  g_print ("   (ratios against the 2-child figure in the same column)\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -729,6 +782,7 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "harness", 0, 0, G_OPTION_ARG_FILENAME, &harness, "The pipe-harness to measure", "PATH" },
     { "concurrently", 0, 0, G_OPTION_ARG_FILENAME, &concurrently, "concurrently, to compare with", "PATH" },
+    { "flood", 0, 0, G_OPTION_ARG_FILENAME, &flood, "The flooding child of figure 6", "PATH" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &cache, "Where the 256 MiB data file is kept", "DIR" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (default 5)", "N" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these figures, e.g. 1,3", "LIST" },
@@ -736,9 +790,10 @@ main (int argc, char **argv)
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- measure pipe-harness against its baselines");
   g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error) || harness == NULL || runs < 1)
+  if (!g_option_context_parse (context, &argc, &argv, &error) || harness == NULL ||
+      flood == NULL || runs < 1)
     {
-      g_printerr ("pipe-bench: %s\n", error ? error->message : "--harness PATH is needed");
+      g_printerr ("pipe-bench: %s\n", error ? error->message : "--harness and --flood are needed");
       return 2;
     }
   if (cache == NULL)

@@ -40,38 +40,6 @@ line_framer_commit (LineFramer *f, gsize n)
   f->filled += n;
 }
 
-gboolean
-line_framer_take (LineFramer *f, gboolean flush_partial,
-                  const char **line, gsize *len)
-{
-  gsize start = f->taken;
-  gsize end;
-
-  if (start == f->filled)
-    return FALSE;
-
-  const char *nl = memchr (f->buf + f->scanned, '\n', f->filled - f->scanned);
-  if (nl != NULL)
-    end = MIN ((gsize) (nl - f->buf) + 1, start + LINE_FRAMER_MAX_LINE);
-  else
-    {
-      f->scanned = f->filled;
-      if (f->filled - start >= LINE_FRAMER_MAX_LINE)
-        end = start + LINE_FRAMER_MAX_LINE;
-      else if (flush_partial)
-        end = f->filled;
-      else
-        return FALSE;
-    }
-
-  *line = f->buf + start;
-  *len = end - start;
-  f->taken = end;
-  f->scanned = MAX (f->scanned, end);
-  f->pinned = TRUE;
-  return TRUE;
-}
-
 void
 line_framer_release (LineFramer *f)
 {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <glib.h>
+#include <string.h>
 
 #define LINE_FRAMER_MAX_LINE (64 * 1024)
 
@@ -32,9 +33,39 @@ void line_framer_commit (LineFramer *f, gsize n);
 
 /* Hands out the next line: a complete one with its '\n', a piece of
  * LINE_FRAMER_MAX_LINE bytes, or, if flush_partial, whatever unfinished bytes
- * remain.  FALSE when there is nothing to hand out. */
-gboolean line_framer_take (LineFramer *f, gboolean flush_partial,
-                           const char **line, gsize *len);
+ * remain.  FALSE when there is nothing to hand out.  (Inline: it runs once
+ * per line.) */
+static inline gboolean
+line_framer_take (LineFramer *f, gboolean flush_partial,
+                  const char **line, gsize *len)
+{
+  gsize start = f->taken;
+  gsize end;
+
+  if (start == f->filled)
+    return FALSE;
+
+  const char *nl = memchr (f->buf + f->scanned, '\n', f->filled - f->scanned);
+  if (nl != NULL)
+    end = MIN ((gsize) (nl - f->buf) + 1, start + LINE_FRAMER_MAX_LINE);
+  else
+    {
+      f->scanned = f->filled;
+      if (f->filled - start >= LINE_FRAMER_MAX_LINE)
+        end = start + LINE_FRAMER_MAX_LINE;
+      else if (flush_partial)
+        end = f->filled;
+      else
+        return FALSE;
+    }
+
+  *line = f->buf + start;
+  *len = end - start;
+  f->taken = end;
+  f->scanned = MAX (f->scanned, end);
+  f->pinned = TRUE;
+  return TRUE;
+}
 
 /* Bytes received but not handed out: an unfinished line. */
 static inline gsize

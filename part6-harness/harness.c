@@ -78,6 +78,7 @@ stop_script (Harness *h)
 {
   if (h->runner != NULL && script_runner_running (h->runner))
     script_runner_stop (h->runner);
+  output_watch_lines (h->output, FALSE);
 }
 
 /* The run ends, with this status unless an earlier reason set one. */
@@ -245,8 +246,7 @@ static void
 on_output_line (gpointer data, guint child, const char *line, gsize len)
 {
   Harness *h = data;
-  if (h->runner != NULL && script_runner_running (h->runner))
-    script_runner_line (h->runner, child, line, len);
+  script_runner_line (h->runner, child, line, len);
 }
 
 static void
@@ -310,6 +310,7 @@ on_script_finished (gpointer data, const char *failure)
 {
   Harness *h = data;
 
+  output_watch_lines (h->output, FALSE);
   if (failure != NULL)
     {
       g_auto (GStrv) lines = g_strsplit (failure, "\n", -1);
@@ -471,6 +472,7 @@ start (Harness *h)
       };
       h->runner = script_runner_new (h->script, (const char *const *) h->opt->names,
                                      &hooks, h);
+      output_watch_lines (h->output, TRUE);
       script_runner_start (h->runner);
     }
   else

@@ -56,6 +56,7 @@ struct Output {
   guint64 notes_dropped;
   GString *log;      /* log text not yet written */
 
+  gboolean watch_lines;     /* call hooks.line */
   guint writable_watch;     /* while stdout is full */
   gboolean closed;
   gboolean pumping;
@@ -158,6 +159,12 @@ output_forget (Output *o, Stream *s)
     g_queue_remove (&o->queue, s);
   g_ptr_array_remove (o->batch_streams, s);
   s->queued = s->in_batch = FALSE;
+}
+
+void
+output_watch_lines (Output *o, gboolean watch)
+{
+  o->watch_lines = watch;
 }
 
 gboolean
@@ -351,7 +358,7 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
       char sep[3] = { mark_char (o, s->kind), ' ', '\0' };
       log_record (o, s->name, sep, line, text_len);
     }
-  if (o->hooks.line != NULL)
+  if (o->watch_lines)
     o->hooks.line (o->data, s->child, line, text_len);
 }
 

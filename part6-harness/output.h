@@ -56,6 +56,10 @@ void output_input (Output *output, const char *name, const char *data, gsize len
 /* A message of the harness's own, for the log and the JSON stream. */
 void output_event (Output *output, const char *text);
 
+/* Whether the line hook is called (only while a script runs: it costs a
+ * call per line). */
+void output_watch_lines (Output *output, gboolean watch);
+
 /* Everything taken has been written (or dropped, once closed). */
 gboolean output_idle (Output *output);
 gboolean output_closed (Output *output);

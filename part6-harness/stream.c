@@ -190,18 +190,6 @@ stream_abandon (Stream *s)
   output_queue (s->output, s);
 }
 
-gboolean
-stream_take_line (Stream *s, const char **line, gsize *len)
-{
-  if (!line_framer_take (&s->framer, s->flush_partial, line, len))
-    return FALSE;
-  if ((*line)[*len - 1] == '\n')
-    s->partial_since = 0; /* an unfinished line, if any, is finished */
-  else if (*len < LINE_FRAMER_MAX_LINE && !s->eof && !s->drained)
-    s->flush_partial = FALSE; /* the deadline's flush is done */
-  return TRUE;
-}
-
 void
 stream_taken_all (Stream *s)
 {

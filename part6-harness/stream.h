@@ -66,8 +66,19 @@ void stream_child_exited (Stream *stream);
  * pipe stays open after every process that should hold it was killed). */
 void stream_abandon (Stream *stream);
 
-/* Used by the Output: the next line to write (see line_framer_take), and
- * the notice that everything taken was written. */
-gboolean stream_take_line (Stream *stream, const char **line, gsize *len);
+/* Used by the Output: the next line to write (see line_framer_take;
+ * inline, as it runs once per line), and the notices that the stream has
+ * nothing more to take for now and that everything taken was written. */
+static inline gboolean
+stream_take_line (Stream *s, const char **line, gsize *len)
+{
+  if (!line_framer_take (&s->framer, s->flush_partial, line, len))
+    return FALSE;
+  if ((*line)[*len - 1] == '\n')
+    s->partial_since = 0; /* an unfinished line, if any, is finished */
+  else if (*len < LINE_FRAMER_MAX_LINE && !s->eof && !s->drained)
+    s->flush_partial = FALSE; /* the deadline's flush is done */
+  return TRUE;
+}
 void stream_taken_all (Stream *stream);
 void stream_released (Stream *stream);

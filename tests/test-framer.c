@@ -19,8 +19,8 @@ feed (LineFramer *f, const char *data, gsize len)
 static char *
 take (LineFramer *f, gboolean flush)
 {
-  const char *line;
-  gsize len;
+  const char *line = NULL;
+  gsize len = 0;
   if (!line_framer_take (f, flush, &line, &len))
     return NULL;
   return g_strndup (line, len);
@@ -67,8 +67,8 @@ test_long_line_pieces (void)
   LineFramer f;
   gsize total = LINE_FRAMER_MAX_LINE + 100;
   g_autofree char *data = g_malloc (total + 1);
-  const char *line;
-  gsize len;
+  const char *line = NULL;
+  gsize len = 0;
 
   memset (data, 'x', total);
   data[total] = '\n';
@@ -91,8 +91,8 @@ test_no_newline_never_fills (void)
   LineFramer f;
   char chunk[4096];
   gsize handed = 0;
-  const char *line;
-  gsize len;
+  const char *line = NULL;
+  gsize len = 0;
 
   memset (chunk, 'y', sizeof chunk);
   line_framer_init (&f, CAP);
@@ -115,8 +115,8 @@ static void
 test_pinned_until_release (void)
 {
   LineFramer f;
-  const char *line;
-  gsize len, room;
+  const char *line = NULL;
+  gsize len = 0, room;
   g_autofree char *fill = g_malloc (CAP);
 
   line_framer_init (&f, CAP);
@@ -167,8 +167,8 @@ test_random_chunks (void)
           line_framer_commit (&f, n);
           fed += n;
 
-          const char *line;
-          gsize len;
+          const char *line = NULL;
+          gsize len = 0;
           while (line_framer_take (&f, FALSE, &line, &len))
             {
               g_assert_true (line[len - 1] == '\n' || len == LINE_FRAMER_MAX_LINE);
@@ -177,8 +177,8 @@ test_random_chunks (void)
             }
           line_framer_release (&f);
         }
-      const char *line;
-      gsize len;
+      const char *line = NULL;
+      gsize len = 0;
       while (line_framer_take (&f, TRUE, &line, &len))
         g_string_append_len (out, line, len);
       g_assert_cmpmem (out->str, out->len, data, total);
