@@ -145,6 +145,39 @@ test_read_until_last_writer (void)
   tu_tmpdir_remove (dir);
 }
 
+/* Writers at once: each line, written whole (shorter than PIPE_BUF),
+ * arrives whole and exactly once. */
+static void
+test_concurrent_writers (void)
+{
+  g_autofree char *dir = tu_tmpdir_new ();
+  g_autofree char *fifo = path_in (dir, "f");
+  TuProc *writers[8];
+  tu_mkfifo (fifo);
+
+  g_autoptr (TuProc) reader = tu_proc_start (FIFO_INTRO, "read", fifo, NULL);
+  int keep = tu_fifo_open_write (fifo, WAIT_MS); /* no end-of-file between writers */
+  for (int w = 0; w < 8; w++)
+    {
+      g_autofree char *message = g_strdup_printf ("writer %d says %0200d", w, w);
+      writers[w] = tu_proc_start (FIFO_INTRO, "write", fifo, message, NULL);
+    }
+  for (int w = 0; w < 8; w++)
+    {
+      g_assert_cmpint (tu_proc_wait (writers[w], WAIT_MS), ==, 0);
+      tu_proc_free (writers[w]);
+    }
+  close (keep);
+  g_assert_cmpint (tu_proc_wait (reader, WAIT_MS), ==, 0);
+  for (int w = 0; w < 8; w++)
+    {
+      g_autofree char *line = g_strdup_printf ("writer %d says %0200d\n", w, w);
+      g_assert_cmpuint (tu_count (tu_proc_stdout (reader)->str, line), ==, 1);
+    }
+  g_assert_cmpuint (tu_count (tu_proc_stdout (reader)->str, "\n"), ==, 8);
+  tu_tmpdir_remove (dir);
+}
+
 /* write and read refuse what is not a FIFO, and leave it alone. */
 static void
 test_not_a_fifo (void)
@@ -222,6 +255,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fifos/info", test_info);
   g_test_add_func ("/fifos/write/blocks-until-reader", test_write_blocks_until_reader);
   g_test_add_func ("/fifos/read/until-last-writer", test_read_until_last_writer);
+  g_test_add_func ("/fifos/read/concurrent-writers", test_concurrent_writers);
   g_test_add_func ("/fifos/not-a-fifo", test_not_a_fifo);
   g_test_add_func ("/fifos/usage", test_usage);
   g_test_add_func ("/fifos/demo", test_demo);

@@ -142,6 +142,15 @@ collector_clear (Collector *c)
   g_array_unref (c->chunks);
 }
 
+/* Each process leads a group of its own, so that stopping it at a time
+ * limit reaches whatever it started too. */
+static void
+lead_own_group (gpointer data)
+{
+  (void) data;
+  setpgid (0, 0);
+}
+
 static void
 on_proc_exited (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -173,6 +182,7 @@ tu_proc_start_full (const char *const *argv,
 
   if (flags & TU_PROC_STDIN_INHERIT)
     g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
+  g_subprocess_launcher_set_child_setup (launcher, lead_own_group, NULL, NULL);
   if (cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
   for (gsize i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
@@ -345,12 +355,13 @@ wait_ended (TuProc *p, guint timeout_ms)
 static void
 stop_process (TuProc *p)
 {
-  if (p->exited)
+  GPid pid = tu_proc_pid (p);
+  if (p->exited || pid <= 0)
     return;
-  g_subprocess_send_signal (p->proc, SIGTERM);
+  kill (-pid, SIGTERM);
   if (!wait_ended (p, 2000))
     {
-      g_subprocess_force_exit (p->proc);
+      kill (-pid, SIGKILL);
       wait_ended (p, 2000);
     }
 }
@@ -401,7 +412,10 @@ tu_fifo_open_read (const char *path, gboolean nonblocking)
 {
   int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
-    g_error ("open %s for reading: %s", path, g_strerror (errno));
+    {
+      fail_now ("open %s for reading: %s", path, g_strerror (errno));
+      return -1;
+    }
   if (!nonblocking)
     g_assert_true (g_unix_set_fd_nonblocking (fd, FALSE, NULL));
   return fd;
@@ -455,7 +469,7 @@ void
 tu_mkfifo (const char *path)
 {
   if (mkfifo (path, 0600) != 0)
-    g_error ("mkfifo %s: %s", path, g_strerror (errno));
+    fail_now ("mkfifo %s: %s", path, g_strerror (errno));
 }
 
 guint
