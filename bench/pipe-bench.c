@@ -244,13 +244,13 @@ throughput (void)
       for (int sink = 0; sink < 2; sink++)
         {
           double s = median (contenders[i].seconds[sink]);
-          g_autofree char *cell = g_strdup_printf ("%6.0f MB/s %5.1f Mlines/s %5.2fx", DATA_BYTES / MiB / s,
+          g_autofree char *cell = g_strdup_printf ("%6.0f MiB/s %5.1f Mlines/s %5.2fx", DATA_BYTES / MiB / s,
                                                    DATA_BYTES / LINE_LEN / 1e6 / s, ratio[i][sink]);
           g_print (" %-36s", cell);
         }
       g_print ("\n");
     }
-  g_print ("   (MB/s of the child's bytes, medians; each ratio is against cat | cat in the same\n"
+  g_print ("   (MiB/s of the child's bytes, medians; each ratio is against cat | cat in the same\n"
            "   column, the median over runs of the two measured back to back)\n");
   for (int sink = 0; sink < 2; sink++)
     g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed\n",
@@ -486,7 +486,7 @@ idle_cost (void)
 /* ------------------------------------------------------------------ */
 /* 4. Memory */
 
-/* Runs command with its stdout read slowly (64 KiB every 2 ms, about 32 MB/s)
+/* Runs command with its stdout read slowly (64 KiB every 2 ms, about 32 MiB/s)
  * to the end; returns its peak RSS in KiB. */
 static double
 peak_rss_slow_reader (const char *command)
@@ -532,7 +532,7 @@ memory (void)
         v = peak_rss_slow_reader (theirs) / 1024, g_array_append_val (theirs_kib, v);
     }
   g_print ("\n4. Memory: peak RSS while one child floods %ld MiB into a reader taking "
-           "about 32 MB/s (%d runs)\n\n", SLOW_FLOOD_BYTES >> 20, memory_runs);
+           "about 32 MiB/s (%d runs)\n\n", SLOW_FLOOD_BYTES >> 20, memory_runs);
   g_print ("   %-16s %6.1f MiB\n", "pipe-harness", median (ours_kib));
   g_print ("   %-16s %6.1f MiB   (the largest process of the pipeline)\n", "cat | cat", median (relay_kib));
   g_print ("   %-16s %6.1f MiB\n", "sed 's/^/A: /'", median (sed_kib));
@@ -742,7 +742,7 @@ scale (void)
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
       double f = median (flowing[i]);
-      g_print ("   %2d children   %6.0f MB/s   %5.2fx the 2-child figure   start and end: %4.0f ms\n",
+      g_print ("   %2d children   %6.0f MiB/s   %5.2fx the 2-child figure   start and end: %4.0f ms\n",
                counts[i], DATA_BYTES / MiB / f, ratio[i], 1000 * median (starting[i]));
       g_array_unref (flowing[i]);
       g_array_unref (starting[i]);
