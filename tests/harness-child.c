@@ -16,6 +16,10 @@
  *   harness-child exit N           print "bye", exit with status N
  *   harness-child kill-self SIG    kill itself with signal SIG
  *   harness-child term-message     on SIGTERM print "terminated" and exit 0
+ *   harness-child flood-until-term LEN
+ *                                  numbered lines of LEN bytes until SIGTERM,
+ *                                  then "wrote N bytes" on stderr, exit 0
+ *   harness-child exit-at NS N     print "bye", exit N at CLOCK_MONOTONIC NS
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void
@@ -94,6 +99,66 @@ flood (long n, long len)
     }
   write_all (buf, used);
   free (buf);
+}
+
+/* flood-until-term: what has been written, exactly: SIGTERM is blocked
+ * while a write and this count change together. */
+static long long flood_written;
+
+static void
+on_term_report (int sig)
+{
+  char text[64], digits[24];
+  int n = 0, k = 0;
+  long long v = flood_written;
+  (void) sig;
+  do
+    digits[k++] = (char) ('0' + v % 10);
+  while ((v /= 10) > 0);
+  for (const char *p = "wrote "; *p; p++)
+    text[n++] = *p;
+  while (k > 0)
+    text[n++] = digits[--k];
+  for (const char *p = " bytes\n"; *p; p++)
+    text[n++] = *p;
+  if (write (2, text, (size_t) n) < 0)
+    _exit (2);
+  _exit (0);
+}
+
+static void
+flood_until_term (long len)
+{
+  char *buf = malloc (65536 + (size_t) len);
+  sigset_t term;
+  sigemptyset (&term);
+  sigaddset (&term, SIGTERM);
+  signal (SIGTERM, on_term_report);
+  for (long i = 0;;)
+    {
+      size_t used = 0;
+      while (used < 65536)
+        {
+          int k = snprintf (buf + used, 12, "%09ld ", i);
+          memset (buf + used + k, 'a' + (char) (i % 26), (size_t) (len - 1 - k));
+          buf[used + (size_t) len - 1] = '\n';
+          used += (size_t) len;
+          i++;
+        }
+      for (size_t done = 0; done < used;)
+        {
+          sigprocmask (SIG_BLOCK, &term, NULL);
+          ssize_t n = write (1, buf + done, used - done);
+          if (n > 0)
+            {
+              flood_written += n;
+              done += (size_t) n;
+            }
+          sigprocmask (SIG_UNBLOCK, &term, NULL);
+          if (n < 0 && errno != EINTR)
+            exit (1);
+        }
+    }
 }
 
 static void
@@ -192,6 +257,17 @@ main (int argc, char **argv)
     {
       kill (getpid (), atoi (argv[2]));
       sleep_forever ();
+    }
+  else if (strcmp (mode, "flood-until-term") == 0 && argc == 3)
+    flood_until_term (atol (argv[2]));
+  else if (strcmp (mode, "exit-at") == 0 && argc == 4)
+    {
+      long long ns = atoll (argv[2]);
+      struct timespec when = { (time_t) (ns / 1000000000), (long) (ns % 1000000000) };
+      while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &when, NULL) == EINTR)
+        ;
+      say ("bye\n");
+      return atoi (argv[3]);
     }
   else if (strcmp (mode, "term-message") == 0)
     {

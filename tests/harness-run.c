@@ -17,18 +17,27 @@ child (const char *args)
 
 /* Starts pipe-harness with args (NULL-terminated) in run->tmp. */
 void
-run_start_argv (Run *run, const char *const *args)
+run_start_full (Run *run, const char *const *extra_env, const char *const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *runtime_env = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp);
-  const char *env[] = { runtime_env, NULL };
+  g_autoptr (GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
 
   g_ptr_array_add (argv, (gpointer) PIPE_HARNESS);
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
+  g_ptr_array_add (env, g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp));
+  for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
+    g_ptr_array_add (env, g_strdup (extra_env[i]));
+  g_ptr_array_add (env, NULL);
   run->proc = tu_proc_start_full ((const char *const *) argv->pdata, run->tmp,
-                                  env, TU_PROC_DEFAULT);
+                                  (const char *const *) env->pdata, TU_PROC_DEFAULT);
+}
+
+void
+run_start_argv (Run *run, const char *const *args)
+{
+  run_start_full (run, NULL, args);
 }
 
 void

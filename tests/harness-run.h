@@ -21,7 +21,9 @@ char *child (const char *args);
 
 void run_init (Run *run);
 void run_clear (Run *run);
-/* Starts pipe-harness with args (NULL-terminated) in run->tmp. */
+/* Starts pipe-harness with args (NULL-terminated) in run->tmp, with extra
+ * environment entries "NAME=VALUE" (NULL: none). */
+void run_start_full (Run *run, const char *const *extra_env, const char *const *args);
 void run_start_argv (Run *run, const char *const *args);
 #define run_start(run, ...)                                                    \
   G_STMT_START {                                                               \

@@ -1,0 +1,481 @@
+/* Fault and hostile-input tests of pipe-harness.  Each checks what must
+ * hold whatever happens: no byte a child wrote is lost, no child is left
+ * running, nothing the harness made is left on disk, the exit status is the
+ * documented one, and a path it refuses is left as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness-run.h"
+
+#define LINE_LEN 64
+
+/* No folder of the harness is left in run->tmp. */
+static void
+assert_nothing_left (Run *run)
+{
+  g_autoptr (GDir) dir = g_dir_open (run->tmp, 0, NULL);
+  for (const char *name; (name = g_dir_read_name (dir)) != NULL;)
+    if (g_str_has_prefix (name, "pipe-harness-"))
+      g_error ("%s was left in %s", name, run->tmp);
+}
+
+/* Checks that the lines marked "name: " in out are harness-child flood
+ * lines 0, 1, 2, … each whole (but perhaps the last), and returns how many
+ * bytes of the child's they hold. */
+static gsize
+flood_bytes (const char *out, const char *name)
+{
+  g_autofree char *mark = g_strdup_printf ("%s: ", name);
+  gsize bytes = 0;
+  long expected = 0;
+  gboolean cut = FALSE;
+
+  for (const char *p = out; *p != '\0';)
+    {
+      const char *nl = strchr (p, '\n');
+      g_assert_nonnull (nl);
+      if (g_str_has_prefix (p, mark))
+        {
+          const char *body = p + strlen (mark);
+          gsize len = nl - body;
+          char number[16];
+          g_assert_false (cut); /* only the last line may be cut short */
+          g_snprintf (number, sizeof number, "%09ld ", expected);
+          g_assert_cmpmem (body, MIN (len, 10), number, MIN (len, 10));
+          if (len == LINE_LEN - 1)
+            bytes += LINE_LEN; /* with its newline */
+          else
+            {
+              g_assert_cmpuint (len, <, LINE_LEN - 1);
+              bytes += len; /* cut: the newline was the harness's */
+              cut = TRUE;
+            }
+          expected++;
+        }
+      p = nl + 1;
+    }
+  return bytes;
+}
+
+/* "A! wrote N bytes", from harness-child flood-until-term. */
+static gsize
+reported_bytes (const char *out, const char *name)
+{
+  g_autofree char *said = g_strdup_printf ("%s! wrote ", name);
+  const char *at = strstr (out, said);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (said), NULL, 10);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals */
+
+/* A signal in the middle of a flood: every byte the child wrote before
+ * it was stopped is shown, and the status is 128+signal. */
+static void
+test_signal_mid_flood (void)
+{
+  static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      Run run;
+      g_autofree char *a = child ("flood-until-term 64");
+      g_autofree char *b = child ("idle");
+      run_init (&run);
+      run_start (&run, a, b);
+      GPid pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+      while (tu_proc_stdout (run.proc)->len < 4 * 1024 * 1024 && tu_proc_running (run.proc))
+        tu_sleep_ms (5);
+      tu_proc_signal (run.proc, signals[i]);
+      g_assert_cmpint (run_wait (&run), ==, 128 + signals[i]);
+
+      const char *out = run_out (&run);
+      g_assert_cmpuint (flood_bytes (out, "A"), ==, reported_bytes (out, "A"));
+      g_assert_false (pid_alive (pid_a));
+      g_assert_false (pid_alive (pid_b));
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
+/* A signal once the children are quiet: their last (unfinished) words
+ * are shown, and everything ends cleanly. */
+static void
+test_signal_after_quiet (void)
+{
+  static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      Run run;
+      g_autofree char *a = child ("idle");
+      g_autofree char *b = child ("partial 'half a li'");
+      run_init (&run);
+      run_start (&run, a, b);
+      g_assert_true (tu_proc_wait_stdout (run.proc, "B: half a li\n", WAIT_MS));
+      g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid ", WAIT_MS));
+      tu_sleep_ms (200);
+      tu_proc_signal (run.proc, signals[i]);
+      g_assert_cmpint (run_wait (&run), ==, 128 + signals[i]);
+      g_assert_cmpuint (tu_count (run_out (&run), "\n"), ==, 2);
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Input */
+
+/* A memory figure of a running process, in KiB; 0 once it has exited. */
+static guint64
+proc_kib (GPid pid, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  const char *at = NULL;
+  if (g_file_get_contents (path, &status, NULL, NULL))
+    at = strstr (status, key);
+  return at ? g_ascii_strtoull (at + strlen (key), NULL, 10) : 0;
+}
+
+/* Megabytes pushed at a child that never reads: the writer waits, the
+ * harness's memory stays bounded, the other child is answered. */
+static void
+test_child_never_reads (void)
+{
+  Run run;
+  g_autofree char *a = child ("no-read");
+  g_autofree char *b = child ("echo");
+  run_init (&run);
+  run_start (&run, a, b);
+  g_autofree char *fifo_a = fifo_of (&run, "A");
+  g_autofree char *fifo_b = fifo_of (&run, "B");
+  g_autofree char *push = g_strdup_printf ("head -c 8000000 /dev/zero > '%s'", fifo_a);
+  g_autoptr (TuProc) pusher = tu_proc_start ("/bin/sh", "-c", push, NULL);
+
+  for (int i = 0; i < 50; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("ping %d\n", i);
+      g_autofree char *answer = g_strdup_printf ("B: got: ping %d\n", i);
+      write_fifo (fifo_b, line);
+      g_assert_true (tu_proc_wait_stdout (run.proc, answer, WAIT_MS));
+    }
+  g_assert_true (tu_proc_running (pusher)); /* held up, not dropped */
+  g_assert_cmpuint (proc_kib (tu_proc_pid (run.proc), "VmHWM:"), <, 16 * 1024);
+  run_stop (&run);
+  tu_proc_wait (pusher, WAIT_MS); /* its FIFO's reader is gone */
+}
+
+/* Thousands of writers, one after another and then all at once: each
+ * line arrives once, and the successive ones in order. */
+static void
+test_thousands_of_writers (void)
+{
+  Run run;
+  g_autofree char *a = child ("echo");
+  run_init (&run);
+  run_start (&run, a);
+  g_autofree char *fifo = fifo_of (&run, "A");
+  g_autofree char *one_by_one = g_strdup_printf (
+    "for i in $(seq 1 2000); do echo s$i > '%s'; done", fifo);
+  g_autofree char *all_at_once = g_strdup_printf (
+    "for i in $(seq 1 1000); do echo c$i > '%s' & done; wait", fifo);
+  const char *first[] = { "/bin/sh", "-c", one_by_one, NULL };
+  const char *second[] = { "/bin/sh", "-c", all_at_once, NULL };
+
+  g_assert_cmpint (tu_run (first, NULL, 60000, NULL, NULL), ==, 0);
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: s2000\n", WAIT_MS));
+  g_assert_cmpint (tu_run (second, NULL, 60000, NULL, NULL), ==, 0);
+  for (int i = 0; i < 200 && tu_count (run_out (&run), "\n") < 3000; i++)
+    tu_sleep_ms (25);
+
+  const char *out = run_out (&run);
+  const char *previous = out;
+  for (int i = 1; i <= 2000; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("A: got: s%d\n", i);
+      const char *at = strstr (previous, line);
+      g_assert_nonnull (at); /* present, and after the one before */
+      previous = at;
+      g_assert_cmpuint (tu_count (out, line), ==, 1);
+    }
+  for (int i = 1; i <= 1000; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("A: got: c%d\n", i);
+      g_assert_cmpuint (tu_count (out, line), ==, 1);
+    }
+  g_assert_cmpuint (tu_count (out, "\n"), ==, 3000);
+  run_stop (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output */
+
+/* One line of 50 MB without a newline: shown whole, in marked pieces. */
+static void
+test_huge_line (void)
+{
+  Run run;
+  g_autofree char *a = child ("long 50000000");
+  run_init (&run);
+  run_start (&run, a);
+  g_assert_cmpint (tu_proc_wait (run.proc, 60000), ==, 0);
+  GString *out = tu_proc_stdout (run.proc);
+  gsize xs = 0, pieces = 0;
+  for (const char *p = out->str, *end = out->str + out->len; p < end; pieces++)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      g_assert_nonnull (nl);
+      g_assert_true (g_str_has_prefix (p, "A: "));
+      gsize len = nl - p - 3;
+      g_assert_cmpuint (len, <=, 65536);
+      g_assert_cmpuint (strspn (p + 3, "x"), ==, len);
+      xs += len;
+      p = nl + 1;
+    }
+  g_assert_cmpuint (xs, ==, 50000000);
+  g_assert_cmpuint (pieces, ==, (50000000 + 65535) / 65536);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* A reader that takes only 64 KiB every 5 ms: the child is slowed, not
+ * cut short; memory stays bounded; every line arrives. */
+static void
+test_slow_stdout (void)
+{
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *a = child ("flood 200000 64");
+  const char *argv[] = { PIPE_HARNESS, "-q", a, "sleep 100", NULL };
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  int out;
+
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                                   -1, -1, -1, NULL, NULL, 0, &pid, NULL,
+                                                   &out, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (GString) got = g_string_new (NULL);
+  char buf[65536];
+  ssize_t n;
+  guint64 peak_kib = 0;
+  while ((n = read (out, buf, sizeof buf)) > 0)
+    {
+      g_string_append_len (got, buf, n);
+      /* The peak since exec (getrusage would count the fork before it). */
+      peak_kib = MAX (peak_kib, proc_kib (pid, "VmHWM:"));
+      g_usleep (5000);
+    }
+  close (out);
+  int status;
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_cmpuint (flood_bytes (got->str, "A"), ==, 200000 * LINE_LEN);
+  g_assert_cmpuint (peak_kib, >, 0);
+  g_assert_cmpuint (peak_kib, <, 16 * 1024);
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Children ending */
+
+/* Two children exiting in the same instant: both are reported, both
+ * outputs shown, and the status is one of theirs. */
+static void
+test_simultaneous_exits (void)
+{
+  for (int wait_all = 0; wait_all < 2; wait_all++)
+    {
+      Run run;
+      gint64 at = (g_get_monotonic_time () + 500 * 1000) * 1000;
+      g_autofree char *a_args = g_strdup_printf ("exit-at %" G_GINT64_FORMAT " 3", at);
+      g_autofree char *b_args = g_strdup_printf ("exit-at %" G_GINT64_FORMAT " 5", at);
+      g_autofree char *a = child (a_args);
+      g_autofree char *b = child (b_args);
+      run_init (&run);
+      if (wait_all)
+        run_start (&run, "--wait-all", a, b);
+      else
+        run_start (&run, a, b);
+      int status = run_wait (&run);
+      g_assert_true (status == 3 || status == 5);
+      g_assert_nonnull (strstr (run_out (&run), "A: bye\n"));
+      g_assert_nonnull (strstr (run_out (&run), "B: bye\n"));
+      g_assert_nonnull (strstr (run_err (&run), "A exited with status 3"));
+      g_assert_nonnull (strstr (run_err (&run), "B exited with status 5"));
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Hostile paths */
+
+/* The path is checked, then something else is swapped in just before the
+ * harness opens it: refused, and left as it is. */
+static void
+swapped_in (const char *what, gboolean symlink_to_file)
+{
+  Run run;
+  run_init (&run);
+  g_autofree char *path = g_build_filename (run.tmp, "input", NULL);
+  g_autofree char *swap = g_build_filename (run.tmp, "swap", NULL);
+  g_autofree char *precious = g_build_filename (run.tmp, "precious", NULL);
+  g_autofree char *fifo_opt = g_strdup_printf ("A=%s", path);
+  g_autofree char *swap_path = g_strdup_printf ("SWAP_PATH=%s", path);
+  g_autofree char *swap_with = g_strdup_printf ("SWAP_WITH=%s", swap);
+  const char *env[] = { "LD_PRELOAD=" SWAP_SHIM, swap_path, swap_with,
+                        "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *args[] = { "--fifo", fifo_opt, "true", NULL };
+  GStatBuf st;
+
+  tu_mkfifo (path);
+  write_file (run.tmp, "precious", "keep me\n");
+  if (symlink_to_file)
+    g_assert_cmpint (symlink (precious, swap), ==, 0);
+  else
+    tu_mkfifo (swap);
+  run_start_full (&run, env, args);
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_autofree char *expected = g_strdup_printf ("pipe-harness: %s %s; refusing to use it "
+                                               "(left untouched)\n", path, what);
+  g_assert_cmpstr (run_err (&run), ==, expected);
+  g_assert_cmpint (g_lstat (path, &st), ==, 0);
+  g_assert_true (symlink_to_file ? S_ISLNK (st.st_mode) : S_ISFIFO (st.st_mode));
+  g_autofree char *content = NULL;
+  g_assert_true (g_file_get_contents (precious, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "keep me\n");
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+static void
+test_swap_symlink (void)
+{
+  swapped_in ("is a symbolic link", TRUE);
+}
+
+static void
+test_swap_other_fifo (void)
+{
+  swapped_in ("was replaced while it was being opened", FALSE);
+}
+
+/* A --fifo-dir we may not write to: one line, status 2, nothing made. */
+static void
+test_unwritable_fifo_dir (void)
+{
+  Run run;
+  run_init (&run);
+  g_autofree char *locked = g_build_filename (run.tmp, "locked", NULL);
+  g_assert_cmpint (g_mkdir (locked, 0555), ==, 0);
+  g_chmod (run.tmp, 0755); /* so that nobody may get to it */
+  g_autofree char *expected = g_strdup_printf ("pipe-harness: cannot make FIFO %s/A: "
+                                               "Permission denied\n", locked);
+  if (geteuid () == 0)
+    {
+      /* root writes anywhere: be nobody for this one */
+      const char *args[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             PIPE_HARNESS, "--fifo-dir", locked, "true", NULL };
+      g_autofree char *err = NULL;
+      g_assert_cmpint (tu_run (args, NULL, WAIT_MS, NULL, &err), ==, 2);
+      g_assert_cmpstr (err, ==, expected);
+    }
+  else
+    {
+      run_start (&run, "--fifo-dir", locked, "true");
+      g_assert_cmpint (run_wait (&run), ==, 2);
+      g_assert_cmpstr (run_err (&run), ==, expected);
+    }
+  assert_folder_holds (locked, NULL);
+  g_chmod (locked, 0700);
+  run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hostile scripts and command lines */
+
+/* A send step of a megabyte goes through whole. */
+static void
+test_huge_script_line (void)
+{
+  Run run;
+  run_init (&run);
+  g_autoptr (GString) script = g_string_new ("send A ");
+  for (int i = 0; i < 1024 * 1024; i++)
+    g_string_append_c (script, 'y');
+  g_string_append (script, "\nclose A\nwait A\n");
+  write_file (run.tmp, "t.script", script->str);
+  run_start (&run, "--script", "t.script", "--exit-after-script", "wc -c");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "A: 1048577\n"));
+  run_clear (&run);
+}
+
+/* A regex too large for GRegex: refused before anything starts. */
+static void
+test_huge_regex (void)
+{
+  Run run;
+  run_init (&run);
+  g_autoptr (GString) script = g_string_new ("expect A /");
+  for (int i = 0; i < 200000; i++)
+    g_string_append (script, "(a|b)");
+  g_string_append (script, "/\n");
+  write_file (run.tmp, "t.script", script->str);
+  run_start (&run, "--script", "t.script", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_true (g_str_has_prefix (run_err (&run), "pipe-harness: t.script:1: bad regex /(a|b)"));
+  g_assert_cmpuint (tu_count (run_err (&run), "\n"), ==, 1);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* A command line too long for exec: 127, and nothing left behind. */
+static void
+test_huge_command (void)
+{
+  Run run;
+  run_init (&run);
+  g_autoptr (GString) procfile = g_string_new ("first: sleep 100\nhuge: echo ");
+  for (int i = 0; i < 300 * 1024; i++)
+    g_string_append_c (procfile, 'z');
+  g_string_append_c (procfile, '\n');
+  write_file (run.tmp, "Procfile", procfile->str);
+  run_start (&run, "--procfile", "Procfile");
+  GPid first = pid_of (&run, "first");
+  g_assert_cmpint (run_wait (&run), ==, 127);
+  g_assert_nonnull (strstr (run_err (&run), "pipe-harness: huge: cannot start: Argument list too long\n"));
+  g_assert_false (pid_alive (first));
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/faults/signal/mid-flood", test_signal_mid_flood);
+  g_test_add_func ("/faults/signal/after-quiet", test_signal_after_quiet);
+  g_test_add_func ("/faults/input/child-never-reads", test_child_never_reads);
+  g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
+  g_test_add_func ("/faults/output/huge-line", test_huge_line);
+  g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
+  g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
+  g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
+  g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
+  g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
+  g_test_add_func ("/faults/script/huge-line", test_huge_script_line);
+  g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
+  g_test_add_func ("/faults/usage/huge-command", test_huge_command);
+  return g_test_run ();
+}
