@@ -247,6 +247,10 @@ parse_expect (Parser *ps, ScriptStep *step, const char *rest, GError **error)
     return parse_fail (ps, error, "the regex has no closing '/'");
 
   g_autofree char *pattern = g_strndup (rest + 1, end - rest - 1);
+  /* GRegex hands its pattern to PCRE2 as UTF-8 unchecked: bytes that are
+   * not UTF-8 would crash it. */
+  if (!g_utf8_validate (pattern, -1, NULL))
+    return parse_fail (ps, error, "the regex is not UTF-8 text (write such a byte as \\xNN)");
   step->regex = g_regex_new (pattern, 0, 0, &local);
   if (step->regex == NULL)
     return parse_fail (ps, error, "bad regex /%s/: %s", pattern, local->message);

@@ -66,6 +66,7 @@ test_parse_errors (void)
     { "expect server (no slashes)", "t.script:1: expect needs a /REGEX/" },
     { "expect server /abc", "t.script:1: the regex has no closing '/'" },
     { "expect server /a(b/", "t.script:1: bad regex /a(b/" },
+    { "expect server /(?<p\xff\xffrt>x)/", "t.script:1: the regex is not UTF-8 text (write such a byte as \\xNN)" },
     { "expect server /a/ 10", "t.script:1: '10' is not a duration" },
     { "expect server /a/ 2s extra", "t.script:1: unexpected 'extra' after the timeout" },
     { "sleep", "t.script:1: sleep needs a duration" },
