@@ -332,6 +332,84 @@ test_simultaneous_exits (void)
     }
 }
 
+/* A process that left the child's group (setsid) keeps the output pipe
+ * open: after SIGKILL and a grace second the harness says so and ends. */
+static void
+test_escaped_holder (void)
+{
+  Run run;
+  run_init (&run);
+  gint64 start = tu_now_us ();
+  run_start (&run, "--shell", "--kill-timeout", "200ms",
+             "setsid sh -c 'echo escaped $$; exec sleep 30' & sleep 0.2; echo bye");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpint (tu_now_us () - start, <, 6 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (run_out (&run), "A: bye\n"));
+  g_assert_nonnull (strstr (run_err (&run), "A's output is still held open by a process "
+                                            "outside its group; not waiting for it"));
+  const char *escaped = strstr (run_out (&run), "A: escaped ");
+  g_assert_nonnull (escaped);
+  kill ((pid_t) g_ascii_strtoll (escaped + strlen ("A: escaped "), NULL, 10), SIGKILL);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* A second signal while stopping: SIGKILL at once, no waiting for the
+ * kill timeout. */
+static void
+test_second_signal (void)
+{
+  Run run;
+  g_autofree char *a = child ("ignore-term");
+  run_init (&run);
+  run_start (&run, "--kill-timeout", "20s", a);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+  tu_proc_signal (run.proc, SIGTERM);
+  g_assert_true (tu_proc_wait_stderr (run.proc, "stopping A (SIGTERM)", WAIT_MS));
+  gint64 second = tu_now_us ();
+  tu_proc_signal (run.proc, SIGINT);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM); /* the first reason's */
+  g_assert_cmpint (tu_now_us () - second, <, 5 * G_USEC_PER_SEC);
+  g_assert_nonnull (strstr (run_err (&run), "stopping A (SIGKILL)"));
+  g_assert_false (pid_alive (pid_a));
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* stdout that fails (a full disk): one line, status 1, all cleaned up. */
+static void
+test_stdout_fails (void)
+{
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *script = g_strdup_printf (
+    "XDG_RUNTIME_DIR='%s' '%s' '%s flood 1000 64' 'sleep 100' > /dev/full; echo \"status $?\"",
+    tmp, PIPE_HARNESS, HARNESS_CHILD);
+  const char *argv[] = { "/bin/bash", "-c", script, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "status 1\n");
+  g_assert_nonnull (strstr (err, "pipe-harness: cannot write the output: No space left on device\n"));
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+}
+
+/* A log that fails: said once, and the run goes on without it. */
+static void
+test_log_fails (void)
+{
+  Run run;
+  g_autofree char *a = child ("flood 1000 64");
+  run_init (&run);
+  run_start (&run, "--log", "/dev/full", a);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpuint (tu_count (run_err (&run), "cannot write the log any more: No space left on device"), ==, 1);
+  g_assert_cmpuint (flood_bytes (run_out (&run), "A"), ==, 1000 * LINE_LEN);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hostile paths */
 
@@ -486,6 +564,10 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
   g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
+  g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
+  g_test_add_func ("/faults/children/second-signal", test_second_signal);
+  g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
+  g_test_add_func ("/faults/output/log-fails", test_log_fails);
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
   g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
