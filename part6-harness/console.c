@@ -34,7 +34,8 @@ send_to (Console *c, guint child, const char *text, gsize len)
   c->send (c->data, child, line, len + 1);
 }
 
-void
+/* Sends one line (without its newline) where it belongs. */
+static void
 console_route_line (Console *c, const char *line, gsize len)
 {
   const char *colon = memchr (line, ':', len);

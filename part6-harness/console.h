@@ -31,6 +31,3 @@ void console_init (Console *console, int fd, const char *const *names,
 /* Starts reading (not before the script is done). */
 void console_start (Console *console);
 void console_clear (Console *console);
-
-/* Routes one line (without its newline); exposed for tests. */
-void console_route_line (Console *console, const char *line, gsize len);

@@ -267,12 +267,6 @@ tu_proc_stderr (TuProc *p)
   return p->err.data;
 }
 
-GArray *
-tu_proc_stdout_chunks (TuProc *p)
-{
-  return p->out.chunks;
-}
-
 gint64
 tu_proc_stdout_arrival (TuProc *p, gsize offset)
 {

@@ -56,8 +56,6 @@ gboolean tu_proc_running (TuProc *proc);
 /* Collected output so far (NUL-terminated GStrings, bytes unchanged). */
 GString *tu_proc_stdout (TuProc *proc);
 GString *tu_proc_stderr (TuProc *proc);
-/* Arrival record of stdout reads, TuChunk elements in order. */
-GArray *tu_proc_stdout_chunks (TuProc *proc);
 /* When the first stdout byte at or past offset arrived, or -1. */
 gint64 tu_proc_stdout_arrival (TuProc *proc, gsize offset);
 
