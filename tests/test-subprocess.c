@@ -84,29 +84,50 @@ test_child_option (void)
   g_assert_true (g_str_has_prefix (err, "run-say-my-name: cannot start no-such-program-here: "));
 }
 
+/* Two fresh FIFOs in dir, and run-say-my-name in mode over them. */
+static TuProc *
+start_with_fifos (const char *mode, const char *dir, char **in, char **out)
+{
+  *in = g_build_filename (dir, "in", NULL);
+  *out = g_build_filename (dir, "out", NULL);
+  tu_mkfifo (*in);
+  tu_mkfifo (*out);
+  const char *argv[] = { RUN_SAY_MY_NAME, mode, "--input", *in, "--output", *out, NULL };
+  return tu_proc_start_full (argv, NULL, NULL, TU_PROC_DEFAULT);
+}
+
+/* What comes out of fd until end-of-file; fd is closed. */
+static char *
+read_all (int fd)
+{
+  GString *said = g_string_new (NULL);
+  g_autoptr (GArray) chunks = g_array_new (FALSE, FALSE, sizeof (TuChunk));
+  g_assert_true (tu_read_until_eof (fd, WAIT_MS, said, chunks));
+  close (fd);
+  return g_string_free (said, FALSE);
+}
+
+static void
+write_fifo (const char *path, const char *text)
+{
+  int fd = tu_fifo_open_write (path, WAIT_MS);
+  g_assert_cmpint (write (fd, text, strlen (text)), ==, (gssize) strlen (text));
+  close (fd);
+}
+
 /* The child's stdin and stdout are the FIFOs: it ends when the writer
  * closes. */
 static void
 test_external (void)
 {
   g_autofree char *dir = tu_tmpdir_new ();
-  g_autofree char *in = g_build_filename (dir, "in", NULL);
-  g_autofree char *out = g_build_filename (dir, "out", NULL);
-  tu_mkfifo (in);
-  tu_mkfifo (out);
-  const char *argv[] = { RUN_SAY_MY_NAME, "external", "--input", in, "--output", out, NULL };
-  g_autoptr (TuProc) run = tu_proc_start_full (argv, NULL, NULL, TU_PROC_DEFAULT);
+  g_autofree char *in = NULL, *out = NULL;
+  g_autoptr (TuProc) run = start_with_fifos ("external", dir, &in, &out);
 
-  int fd = tu_fifo_open_write (in, WAIT_MS);
-  g_assert_cmpint (write (fd, "Eve\nFay\n", 8), ==, 8);
-  close (fd);
-  int out_fd = tu_fifo_open_read (out, TRUE);
-  g_autoptr (GString) said = g_string_new (NULL);
-  g_autoptr (GArray) chunks = g_array_new (FALSE, FALSE, sizeof (TuChunk));
-  g_assert_true (tu_read_until_eof (out_fd, WAIT_MS, said, chunks));
-  close (out_fd);
+  write_fifo (in, "Eve\nFay\n");
+  g_autofree char *said = read_all (tu_fifo_open_read (out, TRUE));
   g_assert_cmpint (tu_proc_wait (run, WAIT_MS), ==, 0);
-  g_assert_cmpstr (said->str, ==, PROMPT "Hello, Eve!\n" PROMPT "Hello, Fay!\n" PROMPT "Goodbye!\n");
+  g_assert_cmpstr (said, ==, PROMPT "Hello, Eve!\n" PROMPT "Hello, Fay!\n" PROMPT "Goodbye!\n");
   tu_tmpdir_remove (dir);
 }
 
@@ -116,12 +137,8 @@ static void
 test_constant (void)
 {
   g_autofree char *dir = tu_tmpdir_new ();
-  g_autofree char *in = g_build_filename (dir, "in", NULL);
-  g_autofree char *out = g_build_filename (dir, "out", NULL);
-  tu_mkfifo (in);
-  tu_mkfifo (out);
-  const char *argv[] = { RUN_SAY_MY_NAME, "constant", "--input", in, "--output", out, NULL };
-  g_autoptr (TuProc) run = tu_proc_start_full (argv, NULL, NULL, TU_PROC_DEFAULT);
+  g_autofree char *in = NULL, *out = NULL;
+  g_autoptr (TuProc) run = start_with_fifos ("constant", dir, &in, &out);
   int out_fd = tu_fifo_open_read (out, TRUE);
   g_assert_true (tu_proc_wait_stderr (run, "passing whatever is written", WAIT_MS));
 
@@ -129,22 +146,15 @@ test_constant (void)
   for (int i = 0; i < 20; i++)
     {
       g_autofree char *name = g_strdup_printf ("Name%d\n", i);
-      int fd = tu_fifo_open_write (in, WAIT_MS);
-      g_assert_cmpint (write (fd, name, strlen (name)), ==, (gssize) strlen (name));
-      close (fd);
+      write_fifo (in, name);
       g_string_append_printf (expected, "Hello, Name%d!\n" PROMPT, i);
     }
-  int fd = tu_fifo_open_write (in, WAIT_MS);
-  g_assert_cmpint (write (fd, "exit\n", 5), ==, 5);
-  close (fd);
+  write_fifo (in, "exit\n");
   g_string_append (expected, "Goodbye!\n");
 
-  g_autoptr (GString) said = g_string_new (NULL);
-  g_autoptr (GArray) chunks = g_array_new (FALSE, FALSE, sizeof (TuChunk));
-  g_assert_true (tu_read_until_eof (out_fd, WAIT_MS, said, chunks));
-  close (out_fd);
+  g_autofree char *said = read_all (out_fd);
   g_assert_cmpint (tu_proc_wait (run, WAIT_MS), ==, 0);
-  g_assert_cmpstr (said->str, ==, expected->str);
+  g_assert_cmpstr (said, ==, expected->str);
   tu_tmpdir_remove (dir);
 }
 
@@ -153,21 +163,14 @@ static void
 test_constant_sigint (void)
 {
   g_autofree char *dir = tu_tmpdir_new ();
-  g_autofree char *in = g_build_filename (dir, "in", NULL);
-  g_autofree char *out = g_build_filename (dir, "out", NULL);
-  tu_mkfifo (in);
-  tu_mkfifo (out);
-  const char *argv[] = { RUN_SAY_MY_NAME, "constant", "--input", in, "--output", out, NULL };
-  g_autoptr (TuProc) run = tu_proc_start_full (argv, NULL, NULL, TU_PROC_DEFAULT);
+  g_autofree char *in = NULL, *out = NULL;
+  g_autoptr (TuProc) run = start_with_fifos ("constant", dir, &in, &out);
   int out_fd = tu_fifo_open_read (out, TRUE);
   g_assert_true (tu_proc_wait_stderr (run, "passing whatever is written", WAIT_MS));
   tu_proc_signal (run, SIGINT);
-  g_autoptr (GString) said = g_string_new (NULL);
-  g_autoptr (GArray) chunks = g_array_new (FALSE, FALSE, sizeof (TuChunk));
-  g_assert_true (tu_read_until_eof (out_fd, WAIT_MS, said, chunks));
-  close (out_fd);
+  g_autofree char *said = read_all (out_fd);
   g_assert_cmpint (tu_proc_wait (run, WAIT_MS), ==, 0);
-  g_assert_cmpstr (said->str, ==, PROMPT "Goodbye!\n");
+  g_assert_cmpstr (said, ==, PROMPT "Goodbye!\n");
   tu_tmpdir_remove (dir);
 }
 
