@@ -26,6 +26,7 @@ line_framer_space (LineFramer *f, gsize *room)
       gsize keep = f->filled - f->taken;
       memmove (f->buf, f->buf + f->taken, keep);
       f->scanned -= f->taken;
+      f->cut = f->cut > f->taken ? f->cut - f->taken : 0;
       f->filled = keep;
       f->taken = 0;
     }

@@ -5,7 +5,10 @@
  * and stay valid until line_framer_release() says everything handed out has
  * been written.  Only then may the buffer move its unfinished tail to the
  * front.  A line longer than LINE_FRAMER_MAX_LINE is handed out in pieces of
- * that size, so a stream without newlines can never fill the buffer.
+ * that size, so a stream without newlines can never fill the buffer.  An
+ * unfinished line can be cut where it ends now (line_framer_cut): what has
+ * arrived of it is then handed out as a line of its own, and bytes that
+ * arrive later begin another.
  */
 #pragma once
 
@@ -22,6 +25,7 @@ typedef struct {
   gsize taken;   /* bytes before this have been handed out */
   gsize scanned; /* no newline in [taken, scanned) */
   gsize filled;  /* bytes before this hold data */
+  gsize cut;     /* a line ends here, newline or not (if past taken) */
   gboolean pinned; /* handed-out bytes not yet released */
 } LineFramer;
 
@@ -34,9 +38,9 @@ char *line_framer_space (LineFramer *f, gsize *room);
 void line_framer_commit (LineFramer *f, gsize n);
 
 /* Hands out the next line: a complete one with its '\n', a piece of
- * LINE_FRAMER_MAX_LINE bytes, or, if flush_partial, whatever unfinished bytes
- * remain.  FALSE when there is nothing to hand out.  (Inline: it runs once
- * per line.) */
+ * LINE_FRAMER_MAX_LINE bytes, the bytes up to a cut, or, if flush_partial,
+ * whatever unfinished bytes remain.  FALSE when there is nothing to hand
+ * out.  (Inline: it runs once per line.) */
 static inline gboolean
 line_framer_take (LineFramer *f, gboolean flush_partial,
                   const char **line, gsize *len)
@@ -47,16 +51,23 @@ line_framer_take (LineFramer *f, gboolean flush_partial,
   if (start == f->filled)
     return FALSE;
 
-  const char *nl = memchr (f->buf + f->scanned, '\n', f->filled - f->scanned);
+  /* A line ends at its newline, or at the first of these. */
+  gsize stop = MIN (f->filled, start + LINE_FRAMER_MAX_LINE);
+  gboolean forced = f->filled - start >= LINE_FRAMER_MAX_LINE;
+  if (f->cut > start && f->cut <= stop)
+    {
+      stop = f->cut;
+      forced = TRUE;
+    }
+  const char *nl = f->scanned < stop
+    ? memchr (f->buf + f->scanned, '\n', stop - f->scanned) : NULL;
   if (nl != NULL)
-    end = MIN ((gsize) (nl - f->buf) + 1, start + LINE_FRAMER_MAX_LINE);
+    end = (gsize) (nl - f->buf) + 1;
   else
     {
-      f->scanned = f->filled;
-      if (f->filled - start >= LINE_FRAMER_MAX_LINE)
-        end = start + LINE_FRAMER_MAX_LINE;
-      else if (flush_partial)
-        end = f->filled;
+      f->scanned = MAX (f->scanned, stop);
+      if (forced || flush_partial)
+        end = stop;
       else
         return FALSE;
     }
@@ -69,11 +80,25 @@ line_framer_take (LineFramer *f, gboolean flush_partial,
   return TRUE;
 }
 
-/* Bytes received but not handed out: an unfinished line. */
+/* Bytes received but not handed out. */
 static inline gsize
 line_framer_unfinished (const LineFramer *f)
 {
   return f->filled - f->taken;
+}
+
+/* Whether the last bytes received are an unfinished line not yet cut. */
+static inline gboolean
+line_framer_has_tail (const LineFramer *f)
+{
+  return f->filled > MAX (f->taken, f->cut) && f->buf[f->filled - 1] != '\n';
+}
+
+/* The unfinished line ends here: hand it out as it is. */
+static inline void
+line_framer_cut (LineFramer *f)
+{
+  f->cut = f->filled;
 }
 
 /* Everything handed out so far has been written: its room may be reused. */

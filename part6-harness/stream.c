@@ -17,6 +17,31 @@ typedef struct {
 static void stream_read (Stream *s);
 static void stream_check_settled (Stream *s);
 
+/* The unfinished line is handed out as it is. */
+static void
+cut_tail (Stream *s)
+{
+  line_framer_cut (&s->framer);
+  s->partial_since = 0;
+  output_queue (s->output, s);
+}
+
+/* The clock of the unfinished line runs only while the stream reads: it
+ * starts when an unfinished line is there and reading goes on, and stops
+ * when the line ends or reading stops.  newline: bytes just read held one,
+ * so what is unfinished now began with them. */
+static void
+track_tail (Stream *s, gboolean newline)
+{
+  if (newline || s->fd_tag == NULL || !line_framer_has_tail (&s->framer))
+    s->partial_since = 0;
+  if (s->fd_tag == NULL || !line_framer_has_tail (&s->framer) || s->partial_since != 0)
+    return;
+  s->partial_since = g_get_monotonic_time ();
+  if (g_source_get_ready_time (s->source) == -1)
+    g_source_set_ready_time (s->source, s->partial_since + STREAM_PARTIAL_DELAY_US);
+}
+
 static gboolean
 stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 {
@@ -27,21 +52,18 @@ stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
   if (s->fd_tag != NULL && g_source_query_unix_fd (source, s->fd_tag) != 0)
     stream_read (s);
 
-  /* The deadline was set when an unfinished line began and is not moved
-   * as lines come and go (each move would wake the main loop up): when it
-   * comes, the line now unfinished may be a younger one. */
+  /* The deadline was set when the clock of an unfinished line started and
+   * is not moved as lines come and go (each move would wake the main loop
+   * up): when it comes, the clock may have started again since. */
   gint64 deadline = g_source_get_ready_time (source);
   gint64 now = g_source_get_time (source);
   if (deadline != -1 && deadline <= now)
     {
       g_source_set_ready_time (source, -1);
-      if (s->partial_since == 0 || s->flush_partial)
-        ; /* nothing unfinished any more */
+      if (s->partial_since == 0)
+        ; /* nothing unfinished any more, or not reading */
       else if (now >= s->partial_since + STREAM_PARTIAL_DELAY_US)
-        {
-          s->flush_partial = TRUE;
-          output_queue (s->output, s);
-        }
+        cut_tail (s);
       else
         g_source_set_ready_time (source, s->partial_since + STREAM_PARTIAL_DELAY_US);
     }
@@ -125,7 +147,7 @@ static void
 stream_end (Stream *s)
 {
   s->eof = TRUE;
-  s->flush_partial = TRUE;
+  s->partial_since = 0;
   watch_fd (s, FALSE);
   g_source_set_ready_time (s->source, -1);
 }
@@ -141,23 +163,24 @@ stream_read_once (Stream *s)
   if (room == 0)
     {
       watch_fd (s, FALSE); /* resumed by stream_released() */
+      track_tail (s, FALSE);
       return FALSE;
     }
   ssize_t n = read (s->fd, space, room);
   if (n > 0)
     {
       line_framer_commit (&s->framer, n);
+      track_tail (s, memrchr (space, '\n', n) != NULL);
       return TRUE;
     }
   if (n < 0 && errno == EINTR)
     return TRUE;
   if (n < 0 && errno == EAGAIN)
     {
+      /* What a process it started may write later is still read, and an
+       * unfinished line still waits for its end as long as ever. */
       if (s->child_exited)
-        {
-          s->drained = TRUE;
-          s->flush_partial = TRUE;
-        }
+        s->drained = TRUE;
       return FALSE;
     }
   /* 0 is end-of-file; a pseudo-terminal says EIO once the child is gone. */
@@ -184,6 +207,19 @@ stream_child_exited (Stream *s)
 }
 
 void
+stream_end_prompt (Stream *s)
+{
+  if (s->eof)
+    return;
+  while (stream_read_once (s))
+    ;
+  if (line_framer_has_tail (&s->framer))
+    cut_tail (s);
+  else
+    output_queue (s->output, s);
+}
+
+void
 stream_abandon (Stream *s)
 {
   stream_end (s);
@@ -193,15 +229,6 @@ stream_abandon (Stream *s)
 void
 stream_taken_all (Stream *s)
 {
-  if (line_framer_unfinished (&s->framer) > 0 && !s->flush_partial)
-    {
-      if (s->partial_since == 0)
-        s->partial_since = g_get_monotonic_time ();
-      if (g_source_get_ready_time (s->source) == -1)
-        g_source_set_ready_time (s->source, s->partial_since + STREAM_PARTIAL_DELAY_US);
-    }
-  else
-    s->partial_since = 0; /* a deadline still set will find nothing */
   stream_check_settled (s);
 }
 
@@ -210,5 +237,8 @@ stream_released (Stream *s)
 {
   line_framer_release (&s->framer);
   if (!s->eof)
-    watch_fd (s, TRUE);
+    {
+      watch_fd (s, TRUE);
+      track_tail (s, FALSE);
+    }
 }

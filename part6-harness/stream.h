@@ -3,9 +3,12 @@
  *
  * A Stream reads only while its buffer has room: when the Output cannot keep
  * up it stops reading, so the child blocks on its full pipe and memory stays
- * bounded.  An unfinished line is handed out once it is
- * STREAM_PARTIAL_DELAY_US old; at end-of-file, or once the child has exited
- * and the pipe is empty, everything left is handed out.
+ * bounded.  An unfinished line (a prompt) is handed out as a line once the
+ * stream has been reading for STREAM_PARTIAL_DELAY_US without its end
+ * arriving: time in which it was not reading, because the Output could not
+ * keep up, does not count, so a slow stdout never cuts a line in two.  Input
+ * sent to the child ends its unfinished line at once (stream_end_prompt).
+ * At end-of-file everything left is handed out.
  */
 #pragma once
 
@@ -37,8 +40,7 @@ struct Stream {
   LineFramer framer;
   GSource *source;    /* watches fd while reading; fires the partial deadline */
   gpointer fd_tag;    /* non-NULL while fd is watched */
-  gint64 partial_since;
-  gboolean flush_partial; /* hand out the unfinished line too */
+  gint64 partial_since; /* reading with an unfinished line since, or 0 */
   gboolean eof;
   gboolean child_exited;
   gboolean drained;   /* pipe found empty after the child exited */
@@ -62,6 +64,10 @@ gboolean stream_settled (Stream *stream);
 /* The child exited: read what is left in the pipe now. */
 void stream_child_exited (Stream *stream);
 
+/* Input is about to be sent to the child: what it printed so far without a
+ * newline (a prompt) is handed out as a line of its own. */
+void stream_end_prompt (Stream *stream);
+
 /* Stop reading for good, dropping nothing already read (at shutdown, when a
  * pipe stays open after every process that should hold it was killed). */
 void stream_abandon (Stream *stream);
@@ -72,13 +78,7 @@ void stream_abandon (Stream *stream);
 static inline gboolean
 stream_take_line (Stream *s, const char **line, gsize *len)
 {
-  if (!line_framer_take (&s->framer, s->flush_partial, line, len))
-    return FALSE;
-  if ((*line)[*len - 1] == '\n')
-    s->partial_since = 0; /* an unfinished line, if any, is finished */
-  else if (*len < LINE_FRAMER_MAX_LINE && !s->eof && !s->drained)
-    s->flush_partial = FALSE; /* the deadline's flush is done */
-  return TRUE;
+  return line_framer_take (&s->framer, s->eof, line, len);
 }
 void stream_taken_all (Stream *stream);
 void stream_released (Stream *stream);

@@ -61,6 +61,40 @@ test_partial_flush (void)
   line_framer_clear (&f);
 }
 
+/* A cut ends the unfinished line where it is: bytes that come later, the
+ * answer to a prompt, begin a line of their own, even when they arrive
+ * before the line is taken, and even across the move to the front. */
+static void
+test_cut (void)
+{
+  LineFramer f;
+  line_framer_init (&f, CAP);
+  feed (&f, "one\nsqlite> ", 12);
+  g_assert_true (line_framer_has_tail (&f));
+  line_framer_cut (&f);
+  g_assert_false (line_framer_has_tail (&f));
+  feed (&f, "42\nnext", 7);
+  g_assert_true (line_framer_has_tail (&f));
+
+  g_autofree char *a = take (&f, FALSE);
+  g_autofree char *b = take (&f, FALSE);
+  g_autofree char *c = take (&f, FALSE);
+  g_assert_cmpstr (a, ==, "one\n");
+  g_assert_cmpstr (b, ==, "sqlite> ");
+  g_assert_cmpstr (c, ==, "42\n");
+  g_assert_null (take (&f, FALSE));
+
+  line_framer_release (&f);
+  line_framer_cut (&f);
+  feed (&f, " more\n", 6); /* moves "next" to the front first */
+  g_autofree char *d = take (&f, FALSE);
+  g_autofree char *e = take (&f, FALSE);
+  g_assert_cmpstr (d, ==, "next");
+  g_assert_cmpstr (e, ==, " more\n");
+  g_assert_null (take (&f, TRUE));
+  line_framer_clear (&f);
+}
+
 static void
 test_long_line_pieces (void)
 {
@@ -193,6 +227,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/framer/complete-lines", test_complete_lines);
   g_test_add_func ("/framer/partial-flush", test_partial_flush);
+  g_test_add_func ("/framer/cut", test_cut);
   g_test_add_func ("/framer/long-line-pieces", test_long_line_pieces);
   g_test_add_func ("/framer/no-newline-never-fills", test_no_newline_never_fills);
   g_test_add_func ("/framer/pinned-until-release", test_pinned_until_release);

@@ -244,14 +244,15 @@ test_huge_line (void)
   run_clear (&run);
 }
 
-/* A reader that takes only 64 KiB every 5 ms: the child is slowed, not
- * cut short; memory stays bounded; every line arrives. */
-static void
-test_slow_stdout (void)
+/* Runs the harness on command (beside an idle child), reading its stdout
+ * slowly: before the first read and after every pause_every bytes, the
+ * reader stops for pause_ms.  The child is slowed, not cut short, and memory
+ * stays bounded.  Returns what was read. */
+static char *
+read_slowly (const char *command, gsize pause_every, guint pause_ms)
 {
   g_autofree char *tmp = tu_tmpdir_new ();
-  g_autofree char *a = child ("flood 200000 64");
-  const char *argv[] = { PIPE_HARNESS, "-q", a, "sleep 100", NULL };
+  const char *argv[] = { PIPE_HARNESS, "-q", command, "sleep 100", NULL };
   g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
   g_autoptr (GError) error = NULL;
   GPid pid;
@@ -262,27 +263,66 @@ test_slow_stdout (void)
                                                    -1, -1, -1, NULL, NULL, 0, &pid, NULL,
                                                    &out, NULL, &error));
   g_assert_no_error (error);
-  g_autoptr (GString) got = g_string_new (NULL);
+  GString *got = g_string_new (NULL);
   char buf[65536];
   ssize_t n;
   guint64 peak_kib = 0;
-  while ((n = read (out, buf, sizeof buf)) > 0)
+  gsize since_pause = pause_every;
+  for (;;)
     {
+      if (since_pause >= pause_every)
+        {
+          g_usleep (pause_ms * 1000);
+          since_pause = 0;
+        }
+      if ((n = read (out, buf, sizeof buf)) <= 0)
+        break;
       g_string_append_len (got, buf, n);
       /* The peak since exec (getrusage would count the fork before it). */
       peak_kib = MAX (peak_kib, proc_kib (pid, "VmHWM:"));
-      g_usleep (5000);
+      since_pause += n;
     }
   close (out);
   int status;
   g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-  g_assert_cmpuint (flood_bytes (got->str, "A"), ==, 200000 * LINE_LEN);
   g_assert_cmpuint (peak_kib, >, 0);
   g_assert_cmpuint (peak_kib, <, 16 * 1024);
   g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
   g_assert_null (g_dir_read_name (dir));
   tu_tmpdir_remove (tmp);
+  return g_string_free (got, FALSE);
+}
+
+/* A reader that takes only 64 KiB every 5 ms: every line arrives whole. */
+static void
+test_slow_stdout (void)
+{
+  g_autofree char *a = child ("flood 200000 64");
+  g_autofree char *out = read_slowly (a, 1, 5);
+  g_assert_cmpuint (flood_bytes (out, "A"), ==, 200000 * LINE_LEN);
+}
+
+/* A reader that stops for longer than the 100 ms after which an unfinished
+ * line is shown, while the child writes lines in pieces that end anywhere
+ * (seq writes 4 KiB at a time): time in which the harness is not reading,
+ * because its stdout is full, does not count towards those 100 ms, and no
+ * line is cut in two. */
+static void
+test_stalled_stdout (void)
+{
+  g_autofree char *out = read_slowly ("seq 1 400000", 256 * 1024, 150);
+  long expected = 1;
+  for (const char *p = out; *p != '\0'; expected++)
+    {
+      const char *nl = strchr (p, '\n');
+      g_assert_nonnull (nl);
+      g_autofree char *line = g_strndup (p, nl - p);
+      g_autofree char *want = g_strdup_printf ("A: %ld", expected);
+      g_assert_cmpstr (line, ==, want);
+      p = nl + 1;
+    }
+  g_assert_cmpint (expected, ==, 400001);
 }
 
 /* ------------------------------------------------------------------ */
@@ -350,6 +390,24 @@ test_escaped_holder (void)
   const char *escaped = strstr (run_out (&run), "A: escaped ");
   g_assert_nonnull (escaped);
   kill ((pid_t) g_ascii_strtoll (escaped + strlen ("A: escaped "), NULL, 10), SIGKILL);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* A child that exits at once, leaving a process of its group that writes
+ * one line in three pieces while the run ends: the pieces make one line,
+ * as the 100 ms rule says, whether the child is there or not. */
+static void
+test_pieces_while_ending (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--shell", "--kill-timeout", "3s",
+             "trap '' TERM; (sleep 0.3; printf aaa; sleep 0.04; printf bbb; "
+             "sleep 0.04; echo ccc) & exit 0",
+             "sleep 100");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "A: aaabbbccc\n"));
   assert_nothing_left (&run);
   run_clear (&run);
 }
@@ -563,9 +621,11 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
   g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
+  g_test_add_func ("/faults/output/stalled-stdout", test_stalled_stdout);
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
+  g_test_add_func ("/faults/children/pieces-while-ending", test_pieces_while_ending);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
