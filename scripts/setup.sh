@@ -51,4 +51,4 @@ build_in () {
   return 1
 }
 
-need_packages build-essential pkg-config libglib2.0-dev meson ninja-build
+need_packages build-essential pkg-config libglib2.0-dev libpcre2-dev meson ninja-build
