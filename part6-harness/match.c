@@ -193,13 +193,18 @@ capture (const pcre2_code *re, pcre2_match_data *match, const char *line,
   PCRE2_SIZE *ovector = pcre2_get_ovector_pointer (match);
   guint32 pairs = pcre2_get_ovector_count (match);
 
+  const char *taken = NULL; /* the last name given a value */
+
   for (guint32 i = 0; i < names.count; i++)
     {
       guint group = name_table_group (&names, i);
       const char *name = name_table_name (&names, i);
+      /* With (?J), a name is listed once per group, next to each other:
+       * the first of them that took part gives the value. */
       if (group >= pairs || ovector[2 * group] == PCRE2_UNSET ||
-          g_hash_table_contains (captures, name))
-        continue; /* did not take part, or a group of that name did */
+          (taken != NULL && strcmp (taken, name) == 0))
+        continue;
+      taken = name;
       PCRE2_SIZE start = ovector[2 * group], end = ovector[2 * group + 1];
       /* \K in a lookahead can end a group before it starts. */
       gsize len = end > start ? end - start : 0;

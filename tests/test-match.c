@@ -127,7 +127,7 @@ test_match_named_groups (void)
 static void
 test_match_group_names_compiled (void)
 {
-  g_autoptr (Pattern) p = compile ("\\(?<fake>x\\)|[(?<alsofake>]|(?P<python>y)|(?'quoted'z)|(?J)(?<twice>a)|(?<twice>b)");
+  g_autoptr (Pattern) p = compile ("\\(?<fake>x\\)|[(?<alsofake>]|(?P<python>y)|(?'quoted'z)|(?J)(?<twice>m)|(?<twice>b)");
   const char *const *names = pattern_group_names (p);
 
   g_assert_cmpuint (g_strv_length ((char **) names), ==, 3);
@@ -138,6 +138,10 @@ test_match_group_names_compiled (void)
   g_autoptr (GHashTable) captures = captures_new ();
   g_assert_cmpint (pattern_match (p, "b", 1, captures), ==, MATCH_FOUND);
   g_assert_cmpstr (g_hash_table_lookup (captures, "twice"), ==, "b");
+  /* A value already in the table is replaced. */
+  g_assert_cmpint (pattern_match (p, "m", 1, captures), ==, MATCH_FOUND);
+  g_assert_cmpstr (g_hash_table_lookup (captures, "twice"), ==, "m");
+  g_assert_cmpuint (g_hash_table_size (captures), ==, 1);
 }
 
 static void
