@@ -14,7 +14,7 @@
 #include "input.h"
 #include "output.h"
 #include "report.h"
-#include "script.h"
+#include "script-run.h"
 #include "stream.h"
 
 #define STREAM_BUFFER_SIZE (256 * 1024)
@@ -432,7 +432,7 @@ start (Harness *h)
   if (h->opt->script != NULL)
     {
       h->script = script_load (h->opt->script, (const char *const *) h->opt->names,
-                               &error);
+                               NULL, &error);
       if (h->script == NULL)
         {
           report_error ("%s", error->message);

@@ -747,7 +747,8 @@ test_usage_errors (void)
     { { "--names", "a b", "true", NULL }, "pipe-harness: --names: 'a b' is not a name (at most 64 letters, digits, _ and -)\n" },
     { { "--fifo", "Z=/tmp/x", "true", NULL }, "pipe-harness: --fifo Z=/tmp/x: there is no child named 'Z'\n" },
     { { "--exit-after-script", "true", NULL }, "pipe-harness: --exit-after-script needs --script\n" },
-    { { "--kill-timeout", "soon", "true", NULL }, "pipe-harness: --kill-timeout: 'soon' is not a duration (write it like 250ms, 2s or 1.5s)\n" },
+    { { "--kill-timeout", "soon", "true", NULL }, "pipe-harness: --kill-timeout: 'soon' is not a duration (write it like 250ms, 2s or 5)\n" },
+    { { "--kill-timeout", "", "true", NULL }, "pipe-harness: --kill-timeout: '' is not a duration (write it like 250ms, 2s or 5)\n" },
     { { "", NULL }, "pipe-harness: A: cannot split command '': Text was empty (or contained only whitespace)\n" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
