@@ -109,14 +109,10 @@ static gboolean
 check_kill_timeout (HarnessOptions *opt, const char *text, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autofree char *with_unit = NULL;
 
   opt->kill_timeout_us = 2 * G_USEC_PER_SEC;
   if (text == NULL)
     return TRUE;
-  /* A bare number is seconds. */
-  if (g_ascii_isdigit (text[strlen (text) - 1]))
-    text = with_unit = g_strconcat (text, "s", NULL);
   if (!script_parse_duration (text, &opt->kill_timeout_us, &local))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
