@@ -32,10 +32,13 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
       return FALSE;
     }
   /* A missing program is the commonest mistake: say so before anything
-   * starts, rather than through a failed start. */
+   * starts, rather than through a failed start (unless its name is known
+   * only when it starts). */
   const char *program = c->argv[0];
   const char *why = NULL;
-  if (strchr (program, '/') == NULL)
+  if (strstr (program, "${") != NULL)
+    ;
+  else if (strchr (program, '/') == NULL)
     {
       g_autofree char *found = g_find_program_in_path (program);
       if (found == NULL)
@@ -248,6 +251,16 @@ child_process_signal (ChildProcess *c, int signum)
   if (c->pid <= 0)
     return FALSE;
   return kill (-c->pid, signum) == 0;
+}
+
+void
+child_process_reset (ChildProcess *c)
+{
+  g_clear_handle_id (&c->watch, g_source_remove);
+  c->pid = 0;
+  c->exited = FALSE;
+  c->status = 0;
+  c->term_signal = 0;
 }
 
 void

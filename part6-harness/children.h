@@ -56,4 +56,7 @@ gboolean child_process_spawn (ChildProcess *child, const char *harness_dir,
  * it. */
 gboolean child_process_signal (ChildProcess *child, int signum);
 
+/* Forgets the process that exited, so that another can be started. */
+void child_process_reset (ChildProcess *child);
+
 void child_process_clear (ChildProcess *child);

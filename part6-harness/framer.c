@@ -26,7 +26,12 @@ line_framer_space (LineFramer *f, gsize *room)
       gsize keep = f->filled - f->taken;
       memmove (f->buf, f->buf + f->taken, keep);
       f->scanned -= f->taken;
-      f->cut = f->cut > f->taken ? f->cut - f->taken : 0;
+      guint kept = 0;
+      for (guint i = 0; i < f->n_cuts; i++)
+        if (f->cuts[i] > f->taken)
+          f->cuts[kept++] = f->cuts[i] - f->taken;
+      f->n_cuts = kept;
+      f->moved += f->taken;
       f->filled = keep;
       f->taken = 0;
     }
@@ -39,6 +44,31 @@ line_framer_commit (LineFramer *f, gsize n)
 {
   g_assert (n <= f->cap - f->filled);
   f->filled += n;
+}
+
+void
+line_framer_cut_at (LineFramer *f, gsize at)
+{
+  guint i = f->n_cuts;
+
+  g_assert (at <= f->filled);
+  if (at <= line_framer_last_cut (f))
+    {
+      /* Before a cut already made (a prompt found late): in its place. */
+      while (i > 0 && f->cuts[i - 1] > at)
+        i--;
+      if (at <= f->taken || (i > 0 && f->cuts[i - 1] == at))
+        return;
+    }
+  if (f->n_cuts == LINE_FRAMER_CUTS)
+    {
+      if (i == LINE_FRAMER_CUTS)
+        i--;
+      f->n_cuts--;
+    }
+  memmove (f->cuts + i + 1, f->cuts + i, (f->n_cuts - i) * sizeof f->cuts[0]);
+  f->cuts[i] = at;
+  f->n_cuts++;
 }
 
 void

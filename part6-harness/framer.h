@@ -6,9 +6,9 @@
  * been written.  Only then may the buffer move its unfinished tail to the
  * front.  A line longer than LINE_FRAMER_MAX_LINE is handed out in pieces of
  * that size, so a stream without newlines can never fill the buffer.  An
- * unfinished line can be cut where it ends now (line_framer_cut): what has
- * arrived of it is then handed out as a line of its own, and bytes that
- * arrive later begin another.
+ * unfinished line can be cut where it ends now (line_framer_cut), or a
+ * line where a prompt ends (line_framer_cut_at): the bytes before the cut
+ * are handed out as a line of their own, and those after begin another.
  */
 #pragma once
 
@@ -18,6 +18,9 @@
 #ifndef LINE_FRAMER_MAX_LINE /* the fuzzer makes it small */
 #define LINE_FRAMER_MAX_LINE (64 * 1024)
 #endif
+/* Cuts waiting to be reached by line_framer_take(); one more replaces the
+ * last (a line boundary is lost only with this many waiting). */
+#define LINE_FRAMER_CUTS 8
 
 typedef struct {
   char *buf;
@@ -25,7 +28,9 @@ typedef struct {
   gsize taken;   /* bytes before this have been handed out */
   gsize scanned; /* no newline in [taken, scanned) */
   gsize filled;  /* bytes before this hold data */
-  gsize cut;     /* a line ends here, newline or not (if past taken) */
+  gsize cuts[LINE_FRAMER_CUTS]; /* lines end here, newline or not; sorted */
+  guint n_cuts;
+  guint64 moved; /* bytes moved out of the front so far */
   gboolean pinned; /* handed-out bytes not yet released */
 } LineFramer;
 
@@ -54,9 +59,11 @@ line_framer_take (LineFramer *f, gboolean flush_partial,
   /* A line ends at its newline, or at the first of these. */
   gsize stop = MIN (f->filled, start + LINE_FRAMER_MAX_LINE);
   gboolean forced = f->filled - start >= LINE_FRAMER_MAX_LINE;
-  if (f->cut > start && f->cut <= stop)
+  while (f->n_cuts > 0 && f->cuts[0] <= start)
+    memmove (f->cuts, f->cuts + 1, --f->n_cuts * sizeof f->cuts[0]);
+  if (f->n_cuts > 0 && f->cuts[0] <= stop)
     {
-      stop = f->cut;
+      stop = f->cuts[0];
       forced = TRUE;
     }
   const char *nl = f->scanned < stop
@@ -87,18 +94,28 @@ line_framer_unfinished (const LineFramer *f)
   return f->filled - f->taken;
 }
 
+/* Where the last cut is, or taken if there is none beyond it. */
+static inline gsize
+line_framer_last_cut (const LineFramer *f)
+{
+  return f->n_cuts > 0 ? MAX (f->taken, f->cuts[f->n_cuts - 1]) : f->taken;
+}
+
 /* Whether the last bytes received are an unfinished line not yet cut. */
 static inline gboolean
 line_framer_has_tail (const LineFramer *f)
 {
-  return f->filled > MAX (f->taken, f->cut) && f->buf[f->filled - 1] != '\n';
+  return f->filled > line_framer_last_cut (f) && f->buf[f->filled - 1] != '\n';
 }
+
+/* A line ends at offset at (taken < at <= filled), newline or not. */
+void line_framer_cut_at (LineFramer *f, gsize at);
 
 /* The unfinished line ends here: hand it out as it is. */
 static inline void
 line_framer_cut (LineFramer *f)
 {
-  f->cut = f->filled;
+  line_framer_cut_at (f, f->filled);
 }
 
 /* Everything handed out so far has been written: its room may be reused. */

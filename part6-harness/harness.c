@@ -12,9 +12,11 @@
 #include "children.h"
 #include "console.h"
 #include "input.h"
+#include "match.h"
 #include "output.h"
 #include "report.h"
 #include "script-run.h"
+#include "script.h"
 #include "stream.h"
 
 #define STREAM_BUFFER_SIZE (256 * 1024)
@@ -28,10 +30,17 @@
 
 typedef struct {
   ChildProcess proc;
+  char **command;  /* its argv before ${var} expansion */
   ChildInput input;
   Stream *out;
   Stream *err;
-  gboolean gone; /* exited, and all it printed handed out and reported */
+  gboolean gone;   /* exited, and all it printed handed out and reported */
+  guint gone_seq;  /* the order in which processes went (0: not gone) */
+  Pattern *ready;  /* --ready, or NULL */
+  gboolean up;     /* started, and its ready line (if any) seen */
+  gboolean held;   /* --hold: started by the script */
+  gboolean restarting; /* stopped to be started again */
+  guint stop_timer;    /* SIGKILL while restarting */
 } Child;
 
 typedef struct {
@@ -44,11 +53,18 @@ typedef struct {
   Console console;
   Script *script;
   ScriptRunner *runner;
+  gboolean script_over; /* the runner has given its verdict */
   GMainLoop *loop;
   guint signal_watches[3];
+  GHashTable *vars;     /* captured by --ready patterns */
+  int pipe_size;
+  GPtrArray *retired;   /* streams of processes gone, freed at the end */
 
-  int first_gone;   /* the first child to exit, or -1 */
-  int first_failed; /* the first child to exit non-zero, or -1 */
+  guint launching;      /* the next child to start at launch */
+  gboolean launched_all; /* every child not held is up */
+  int awaited;          /* the child whose ready line is awaited, or -1 */
+  guint ready_timer;
+  guint gone_count;
 
   gboolean ending;
   int exit_status;
@@ -73,11 +89,19 @@ child_output_ended (const Child *c)
   return !child_started (c) || (c->out->eof && c->err->eof);
 }
 
+/* The script may still fail or act: it runs, or will once all are up. */
+static gboolean
+script_active (const Harness *h)
+{
+  return h->runner != NULL && !h->script_over;
+}
+
 static void
 stop_script (Harness *h)
 {
-  if (h->runner != NULL && script_runner_running (h->runner))
+  if (h->runner != NULL)
     script_runner_stop (h->runner);
+  h->script_over = TRUE;
   output_watch_lines (h->output, FALSE);
 }
 
@@ -90,6 +114,7 @@ harness_end (Harness *h, int status)
   h->ending = TRUE;
   h->exit_status = status;
   stop_script (h);
+  g_clear_handle_id (&h->ready_timer, g_source_remove);
   for (guint i = 0; i < h->n_children; i++)
     if (child_started (&h->children[i]))
       child_input_enable_fifo (&h->children[i].input, FALSE);
@@ -170,6 +195,39 @@ continue_ending (Harness *h)
   g_main_loop_quit (h->loop);
 }
 
+static gboolean spawn_child (Harness *h, Child *c, GError **error);
+static void launch_next (Harness *h);
+
+/* The streams of a process that is gone are freed at the end: a batch
+ * being written may still point into their buffers. */
+static void
+retire_streams (Harness *h, Child *c)
+{
+  if (c->out != NULL)
+    g_ptr_array_add (h->retired, g_steal_pointer (&c->out));
+  if (c->err != NULL)
+    g_ptr_array_add (h->retired, g_steal_pointer (&c->err));
+}
+
+/* The old process of a restarting child is gone: the new one starts. */
+static void
+finish_restart (Harness *h, Child *c)
+{
+  g_autoptr (GError) error = NULL;
+
+  c->restarting = FALSE;
+  g_clear_handle_id (&c->stop_timer, g_source_remove);
+  if (!spawn_child (h, c, &error))
+    {
+      g_autofree char *why = g_strdup_printf ("%s: cannot start again: %s",
+                                              c->proc.name, error->message);
+      if (script_active (h))
+        script_runner_abort (h->runner, why);
+      else
+        report_error ("%s", why);
+    }
+}
+
 /* A child is gone once it has exited and all it printed is handed out. */
 static void
 check_gone (Harness *h, Child *c)
@@ -178,6 +236,8 @@ check_gone (Harness *h, Child *c)
       !stream_settled (c->err))
     return;
   c->gone = TRUE;
+  c->gone_seq = ++h->gone_count;
+  child_input_detach (&c->input, c->restarting);
 
   g_autofree char *how = NULL;
   if (c->proc.term_signal != 0)
@@ -186,35 +246,70 @@ check_gone (Harness *h, Child *c)
   else
     how = g_strdup_printf ("exited with status %d", c->proc.status);
   report_event ("%s %s", c->proc.name, how);
-
-  if (!h->ending)
+  if (h->ending)
     {
-      if (h->first_gone < 0)
-        h->first_gone = c->proc.index;
-      if (c->proc.status != 0 && h->first_failed < 0)
-        h->first_failed = c->proc.index;
-      if (h->runner != NULL && script_runner_running (h->runner))
-        script_runner_child_gone (h->runner, c->proc.index, how);
+      /* After the script passed, an end the harness did not cause still
+       * fails the run. */
+      if (!h->terminating && h->exit_status == 0 && h->runner != NULL &&
+          h->opt->exit_after_script && c->proc.status != 0)
+        {
+          report_error ("%s %s after the script, before it was stopped",
+                        c->proc.name, how);
+          h->exit_status = EXIT_SCRIPT_FAILED;
+        }
+      return;
     }
+
+  if (c->ready != NULL && !c->up && !h->launched_all)
+    {
+      report_error ("%s %s before printing a line matching /%s/ (--ready)",
+                    c->proc.name, how, pattern_source (c->ready));
+      harness_end (h, EXIT_SCRIPT_FAILED);
+      return;
+    }
+  if ((int) c->proc.index == h->awaited)
+    {
+      h->awaited = -1;
+      g_clear_handle_id (&h->ready_timer, g_source_remove);
+    }
+  if (script_active (h))
+    script_runner_child_ended (h->runner, c->proc.index, c->proc.status,
+                               c->proc.term_signal);
+  if (c->restarting && !h->ending)
+    finish_restart (h, c);
 }
 
 /* Outside a script, the first child to go ends the run; with --wait-all
- * the last does. */
+ * the last does (one never started counts as gone). */
 static void
 check_lifecycle (Harness *h)
 {
-  if (h->ending || (h->runner != NULL && script_runner_running (h->runner)))
+  const Child *first = NULL, *first_failed = NULL;
+  gboolean all_gone = TRUE;
+
+  if (h->ending || script_active (h) || !h->launched_all)
     return;
+  for (guint i = 0; i < h->n_children; i++)
+    {
+      const Child *c = &h->children[i];
+      if (!c->gone)
+        {
+          all_gone &= !child_started (c);
+          continue;
+        }
+      if (first == NULL || c->gone_seq < first->gone_seq)
+        first = c;
+      if (c->proc.status != 0 && (first_failed == NULL || c->gone_seq < first_failed->gone_seq))
+        first_failed = c;
+    }
   if (!h->opt->wait_all)
     {
-      if (h->first_gone >= 0)
-        harness_end (h, h->children[h->first_gone].proc.status);
+      if (first != NULL)
+        harness_end (h, first->proc.status);
       return;
     }
-  for (guint i = 0; i < h->n_children; i++)
-    if (!h->children[i].gone)
-      return;
-  harness_end (h, h->first_failed >= 0 ? h->children[h->first_failed].proc.status : 0);
+  if (all_gone)
+    harness_end (h, first_failed != NULL ? first_failed->proc.status : 0);
 }
 
 static void
@@ -242,11 +337,80 @@ on_stream_settled (gpointer data, Stream *stream)
   child_changed (h, &h->children[stream->child]);
 }
 
+static gboolean
+on_ready_timeout (gpointer data)
+{
+  Harness *h = data;
+  Child *c = &h->children[h->awaited];
+  g_autofree char *after = g_strdup_printf ("%.3g s", (double) h->opt->ready_timeout_us / G_USEC_PER_SEC);
+  g_autofree char *why = g_strdup_printf ("%s printed no line matching /%s/ "
+                                          "within %s (--ready)", c->proc.name,
+                                          pattern_source (c->ready), after);
+  h->ready_timer = 0;
+  h->awaited = -1;
+  if (script_active (h) && h->launched_all)
+    script_runner_abort (h->runner, why);
+  else
+    {
+      report_error ("%s", why);
+      harness_end (h, EXIT_SCRIPT_FAILED);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The child is up: the script hears of it, and at launch the next starts. */
+static void
+child_up (Harness *h, Child *c)
+{
+  gboolean awaited = (int) c->proc.index == h->awaited;
+
+  c->up = TRUE;
+  if (awaited)
+    {
+      h->awaited = -1;
+      g_clear_handle_id (&h->ready_timer, g_source_remove);
+    }
+  if (script_active (h))
+    script_runner_child_ready (h->runner, c->proc.index);
+  if (awaited && !h->launched_all)
+    launch_next (h);
+}
+
 static void
 on_output_line (gpointer data, guint child, const char *line, gsize len)
 {
   Harness *h = data;
-  script_runner_line (h->runner, child, line, len);
+  Child *c = &h->children[child];
+
+  if (script_active (h))
+    script_runner_line (h->runner, child, line, len);
+  if (c->up || c->ready == NULL || h->ending)
+    return;
+  g_autoptr (GHashTable) captures = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                           g_free, g_free);
+  switch (pattern_match (c->ready, line, len, captures))
+    {
+    case MATCH_NONE:
+      return;
+    case MATCH_TOO_COSTLY:
+      report_error ("--ready %s: matching /%s/ costs too much on one of its lines",
+                    c->proc.name, pattern_source (c->ready));
+      harness_end (h, EXIT_SCRIPT_FAILED);
+      return;
+    case MATCH_FOUND:
+      break;
+    }
+  GHashTableIter iter;
+  gpointer name, value;
+  g_hash_table_iter_init (&iter, captures);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    {
+      if (h->runner != NULL)
+        script_runner_set_var (h->runner, name, value);
+      g_hash_table_insert (h->vars, g_strdup (name), g_strdup (value));
+    }
+  report_event ("%s is ready", c->proc.name);
+  child_up (h, c);
 }
 
 static void
@@ -283,19 +447,82 @@ on_console_send (gpointer data, guint child, const char *text, gsize len)
   return error == NULL;
 }
 
+/* Fails unless a process of the child runs. */
+static gboolean
+check_running (Child *c, GError **error)
+{
+  if (!child_started (c))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s has not been started",
+                 c->proc.name);
+  else if (c->proc.exited)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s has exited",
+                 c->proc.name);
+  return *error == NULL;
+}
+
 static gboolean
 on_script_send (gpointer data, guint child, const char *text, gsize len,
                 GError **error)
 {
   Harness *h = data;
   Child *c = &h->children[child];
-  if (c->proc.exited)
+  return check_running (c, error) && child_input_send (&c->input, text, len, error);
+}
+
+static gboolean
+on_script_start (gpointer data, guint child, GError **error)
+{
+  Harness *h = data;
+  Child *c = &h->children[child];
+  if (child_started (c) && !c->gone)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s has exited",
-                   c->proc.name);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY, "%s is running", c->proc.name);
       return FALSE;
     }
-  return child_input_send (&c->input, text, len, error);
+  return spawn_child (h, c, error);
+}
+
+static gboolean
+on_script_signal (gpointer data, guint child, int signum, GError **error)
+{
+  Harness *h = data;
+  Child *c = &h->children[child];
+  if (!check_running (c, error))
+    return FALSE;
+  if (!child_process_signal (&c->proc, signum))
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                   "cannot signal %s: %s", c->proc.name, g_strerror (errno));
+      return FALSE;
+    }
+  report_event ("sent SIG%s to %s", script_signal_name (signum), c->proc.name);
+  return TRUE;
+}
+
+static gboolean
+on_stop_timeout (gpointer data)
+{
+  Child *c = data;
+  c->stop_timer = 0;
+  if (child_process_signal (&c->proc, SIGKILL))
+    report_event ("stopping %s (SIGKILL)", c->proc.name);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops the child as at the end of a run; check_gone() starts it again. */
+static gboolean
+on_script_restart (gpointer data, guint child, GError **error)
+{
+  Harness *h = data;
+  Child *c = &h->children[child];
+  if (!child_started (c) || c->gone)
+    return spawn_child (h, c, error);
+  c->restarting = TRUE;
+  report_event ("restarting %s", c->proc.name);
+  if (!c->proc.exited && child_process_signal (&c->proc, SIGTERM))
+    report_event ("stopping %s (SIGTERM)", c->proc.name);
+  c->stop_timer = g_timeout_add (h->opt->kill_timeout_us / 1000, on_stop_timeout, c);
+  return TRUE;
 }
 
 static void
@@ -310,6 +537,7 @@ on_script_finished (gpointer data, const char *failure)
 {
   Harness *h = data;
 
+  h->script_over = TRUE;
   output_watch_lines (h->output, FALSE);
   if (failure != NULL)
     {
@@ -403,24 +631,188 @@ open_fifos (Harness *h, GError **error)
   return TRUE;
 }
 
+static const char *
+lookup_var (const char *name, gpointer data)
+{
+  Harness *h = data;
+  const char *value = g_hash_table_lookup (h->vars, name);
+  return value != NULL ? value : g_getenv (name);
+}
+
+/* Starts a process of the child: its command with ${var} expanded now. */
 static gboolean
-start_child (Harness *h, Child *c, int pipe_size, GError **error)
+spawn_child (Harness *h, Child *c, GError **error)
 {
   ChildPipes pipes;
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
 
+  for (guint i = 0; c->command[i] != NULL; i++)
+    {
+      g_autoptr (GString) arg = g_string_new (NULL);
+      g_autoptr (GError) local = NULL;
+      if (!script_expand (c->command[i], EXPAND_PLAIN, lookup_var, h, arg, &local))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s",
+                       c->proc.name, local->message);
+          return FALSE;
+        }
+      g_strv_builder_add (argv, arg->str);
+    }
+  g_strfreev (c->proc.argv);
+  c->proc.argv = g_strv_builder_end (argv);
+
+  retire_streams (h, c);
+  child_process_reset (&c->proc);
   c->proc.on_exited = on_child_exited;
   c->proc.on_exited_data = h;
-  if (!child_process_spawn (&c->proc, h->dir, pipe_size, &pipes, error))
+  if (!child_process_spawn (&c->proc, h->dir, h->pipe_size, &pipes, error))
     return FALSE;
 
+  c->gone = FALSE;
+  c->gone_seq = 0;
+  c->up = FALSE;
   c->out = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDOUT,
                        pipes.stdout_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
   c->err = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDERR,
                        pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
-  child_input_init (&c->input, c->proc.name, pipes.stdin_fd, c->proc.pty, h->output);
+  child_input_attach (&c->input, pipes.stdin_fd, c->proc.pty, c->out, c->err);
+  const char *command = h->opt->commands[c->proc.index];
+  g_autofree char *expanded = strstr (command, "${") != NULL
+    ? g_strjoinv (" ", h->opt->shell ? c->proc.argv + 2 : c->proc.argv) : NULL;
   report_event ("%s started (pid %d): %s", c->proc.name, (int) c->proc.pid,
-                h->opt->commands[c->proc.index]);
-  report_event ("%s reads its input from %s", c->proc.name, c->input.fifo.path);
+                expanded != NULL ? expanded : command);
+  if (script_active (h))
+    script_runner_child_started (h->runner, c->proc.index);
+  if (c->ready == NULL)
+    child_up (h, c);
+  else
+    {
+      g_clear_handle_id (&h->ready_timer, g_source_remove);
+      h->awaited = c->proc.index;
+      h->ready_timer = g_timeout_add (h->opt->ready_timeout_us / 1000, on_ready_timeout, h);
+    }
+  return TRUE;
+}
+
+/* All children not held are up: the script starts, or interactive input. */
+static void
+launched (Harness *h)
+{
+  h->launched_all = TRUE;
+  if (h->runner != NULL)
+    script_runner_start (h->runner);
+  else
+    {
+      output_watch_lines (h->output, FALSE);
+      take_interactive_input (h);
+    }
+  check_lifecycle (h);
+}
+
+/* Starts the children in order; one with a ready pattern holds back the
+ * rest until child_up() calls this again. */
+static void
+launch_next (Harness *h)
+{
+  while (h->launching < h->n_children && !h->ending)
+    {
+      Child *c = &h->children[h->launching++];
+      g_autoptr (GError) error = NULL;
+      if (c->held)
+        continue;
+      if (!spawn_child (h, c, &error))
+        {
+          report_error ("%s: cannot start: %s", c->proc.name, error->message);
+          harness_end (h, EXIT_CANNOT_START);
+          return;
+        }
+      if (!c->up)
+        return; /* its ready line is awaited */
+    }
+  if (!h->ending)
+    launched (h);
+}
+
+/* --ready NAME=/REGEX/: each pattern compiled; the names of their groups,
+ * in order, are variables for the script. */
+static gboolean
+compile_ready (Harness *h, GStrvBuilder *vars, GError **error)
+{
+  for (guint i = 0; h->opt->ready != NULL && h->opt->ready[i] != NULL; i++)
+    {
+      const char *entry = h->opt->ready[i];
+      const char *eq = strchr (entry, '=');
+      gsize len = eq != NULL ? strlen (eq) : 0;
+      if (eq == NULL || len < 3 || eq[1] != '/' || eq[len - 1] != '/')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--ready %s: expected NAME=/REGEX/", entry);
+          return FALSE;
+        }
+      Child *c = NULL;
+      for (guint j = 0; j < h->n_children; j++)
+        if (strncmp (h->children[j].proc.name, entry, eq - entry) == 0 &&
+            h->children[j].proc.name[eq - entry] == '\0')
+          c = &h->children[j];
+      if (c == NULL)
+        {
+          g_autofree char *known = g_strjoinv (", ", h->opt->names);
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--ready %s: there is no child named '%.*s' (the children are %s)",
+                       entry, (int) (eq - entry), entry, known);
+          return FALSE;
+        }
+      g_autofree char *source = g_strndup (eq + 2, len - 3);
+      g_autoptr (GError) local = NULL;
+      g_clear_pointer (&c->ready, pattern_free);
+      c->ready = pattern_new (source, &local);
+      if (c->ready == NULL)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--ready %s: %s", entry, local->message);
+          return FALSE;
+        }
+      const char *const *groups = pattern_group_names (c->ready);
+      for (guint g = 0; groups[g] != NULL; g++)
+        g_strv_builder_add (vars, groups[g]);
+    }
+  return TRUE;
+}
+
+static const char *
+lookup_known (const char *name, gpointer data)
+{
+  GHashTable *known = data;
+  return g_hash_table_contains (known, name) ? "" : g_getenv (name);
+}
+
+/* Every ${var} of a command must be captured by the ready pattern of a
+ * child started before it, or be in the environment. */
+static gboolean
+check_commands (Harness *h, GError **error)
+{
+  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < h->n_children; i++)
+    {
+      Child *c = &h->children[i];
+      for (guint a = 0; c->command[a] != NULL; a++)
+        {
+          g_autoptr (GString) ignored = g_string_new (NULL);
+          g_autoptr (GError) local = NULL;
+          if (!script_expand (c->command[a], EXPAND_PLAIN, lookup_known, known,
+                              ignored, &local))
+            {
+              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "%s: %s (a variable of a command comes from the --ready "
+                           "pattern of a child before it, or the environment)",
+                           c->proc.name, local->message);
+              return FALSE;
+            }
+        }
+      const char *const *groups = c->ready ? pattern_group_names (c->ready) : NULL;
+      for (guint g = 0; groups != NULL && groups[g] != NULL; g++)
+        g_hash_table_add (known, (gpointer) groups[g]);
+    }
   return TRUE;
 }
 
@@ -428,11 +820,18 @@ static int
 start (Harness *h)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GStrvBuilder) vars_builder = g_strv_builder_new ();
 
+  if (!compile_ready (h, vars_builder, &error))
+    {
+      report_error ("%s", error->message);
+      return EXIT_USAGE;
+    }
+  g_auto (GStrv) vars = g_strv_builder_end (vars_builder);
   if (h->opt->script != NULL)
     {
       h->script = script_load (h->opt->script, (const char *const *) h->opt->names,
-                               NULL, &error);
+                               (const char *const *) vars, &error);
       if (h->script == NULL)
         {
           report_error ("%s", error->message);
@@ -440,43 +839,49 @@ start (Harness *h)
         }
     }
   for (guint i = 0; i < h->n_children; i++)
-    if (!child_process_prepare (&h->children[i].proc, h->opt->commands[i],
-                                h->opt->shell, &error))
-      {
-        report_error ("%s", error->message);
-        return g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT)
-                 ? EXIT_CANNOT_START : EXIT_USAGE;
-      }
+    {
+      Child *c = &h->children[i];
+      if (!child_process_prepare (&c->proc, h->opt->commands[i], h->opt->shell, &error))
+        {
+          report_error ("%s", error->message);
+          return g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT)
+                   ? EXIT_CANNOT_START : EXIT_USAGE;
+        }
+      c->command = g_steal_pointer (&c->proc.argv);
+    }
+  if (!check_commands (h, &error))
+    {
+      report_error ("%s", error->message);
+      return EXIT_USAGE;
+    }
   if (!open_fifos (h, &error))
     {
       report_error ("%s", error->message);
       return EXIT_USAGE;
     }
-
-  int pipe_size = CLAMP (PIPE_BUDGET / (int) h->n_children, 64 * 1024, PIPE_SIZE_MAX);
   for (guint i = 0; i < h->n_children; i++)
-    if (!start_child (h, &h->children[i], pipe_size, &error))
-      {
-        report_error ("%s: cannot start: %s", h->children[i].proc.name,
-                      error->message);
-        harness_end (h, EXIT_CANNOT_START);
-        return -1;
-      }
+    {
+      Child *c = &h->children[i];
+      child_input_init (&c->input, c->proc.name, h->output);
+      report_event ("%s reads its input from %s", c->proc.name, c->input.fifo.path);
+    }
 
+  h->pipe_size = CLAMP (PIPE_BUDGET / (int) h->n_children, 64 * 1024, PIPE_SIZE_MAX);
   if (h->script != NULL)
     {
       static const ScriptHooks hooks = {
         .send = on_script_send,
         .close_input = on_script_close,
+        .start = on_script_start,
+        .signal = on_script_signal,
+        .restart = on_script_restart,
         .finished = on_script_finished,
       };
       h->runner = script_runner_new (h->script, (const char *const *) h->opt->names,
-                                     &hooks, h);
-      output_watch_lines (h->output, TRUE);
-      script_runner_start (h->runner);
+                                     h->vars, h->opt->match_max, &hooks, h);
     }
-  else
-    take_interactive_input (h);
+  output_watch_lines (h->output, h->runner != NULL || h->opt->ready != NULL);
+  launch_next (h);
   return -1;
 }
 
@@ -488,19 +893,24 @@ clean_up (Harness *h)
   console_clear (&h->console);
   g_clear_handle_id (&h->kill_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
+  g_clear_handle_id (&h->ready_timer, g_source_remove);
   g_clear_pointer (&h->runner, script_runner_free);
   g_clear_pointer (&h->script, script_free);
   for (guint i = 0; i < h->n_children; i++)
     {
       Child *c = &h->children[i];
-      g_clear_pointer (&c->out, stream_free);
-      g_clear_pointer (&c->err, stream_free);
+      g_clear_handle_id (&c->stop_timer, g_source_remove);
+      retire_streams (h, c);
       if (c->input.queue != NULL)
         child_input_clear (&c->input);
       else
         input_fifo_close (&c->input.fifo);
       child_process_clear (&c->proc);
+      g_strfreev (c->command);
+      g_clear_pointer (&c->ready, pattern_free);
     }
+  g_ptr_array_unref (h->retired);
+  g_hash_table_unref (h->vars);
   if (h->made_dir && h->dir != NULL && g_rmdir (h->dir) != 0)
     report_error ("cannot remove %s: %s", h->dir, g_strerror (errno));
   g_free (h->dir);
@@ -548,7 +958,7 @@ harness_run (const HarnessOptions *opt)
     .closed = on_output_closed,
     .idle = on_output_idle,
   };
-  Harness harness = { .opt = opt, .first_gone = -1, .first_failed = -1 };
+  Harness harness = { .opt = opt, .awaited = -1 };
   Harness *h = &harness;
   OutputFormat format = {
     .timestamps = opt->timestamps,
@@ -562,6 +972,8 @@ harness_run (const HarnessOptions *opt)
     return EXIT_USAGE;
   h->n_children = g_strv_length (opt->commands);
   h->children = g_new0 (Child, h->n_children);
+  h->vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  h->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) stream_free);
   for (guint i = 0; i < h->n_children; i++)
     {
       h->children[i].proc.index = i;
@@ -569,6 +981,8 @@ harness_run (const HarnessOptions *opt)
       h->children[i].proc.pty = opt->pty_all ||
         (opt->pty != NULL && g_strv_contains ((const char *const *) opt->pty, opt->names[i]));
       h->children[i].input.fifo.read_fd = h->children[i].input.fifo.keep_fd = -1;
+      h->children[i].held = opt->hold != NULL &&
+        g_strv_contains ((const char *const *) opt->hold, opt->names[i]);
     }
 
   /* A reader of our stdout going away is an EPIPE to handle, not a death. */

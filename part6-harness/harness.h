@@ -5,6 +5,12 @@
  * the run ends: read every child's output to the end, SIGTERM what still
  * runs, SIGKILL it after the kill timeout, reap, remove what it made, and
  * return the exit status.
+ *
+ * Children start in command-line order; one with a --ready pattern holds
+ * the next back until it prints a matching line, whose named groups become
+ * variables for later commands and the script.  Held children start when
+ * the script says so.  The script also starts, signals and restarts them
+ * through the harness, and gives the verdict.
  */
 #pragma once
 
@@ -36,6 +42,10 @@ typedef struct {
   gboolean color;        /* decided from --color, NO_COLOR and stdout */
   char *log;             /* transcript file, appended to, or NULL */
   char *stdin_target;    /* child for unmarked stdin lines, or NULL */
+  char **ready;          /* "NAME=/REGEX/" entries, may be NULL */
+  gint64 ready_timeout_us;
+  char **hold;           /* names of children not started at launch, may be NULL */
+  gsize match_max;       /* bytes of lines an expect searches, per child */
 } HarnessOptions;
 
 /* Runs everything; returns the exit status (errors already reported). */

@@ -13,15 +13,29 @@ static void queue_input (ChildInput *in, const char *data, gsize len);
 static void update_fifo_watch (ChildInput *in);
 
 void
-child_input_init (ChildInput *in, const char *name, int stdin_fd,
-                  gboolean stdin_is_pty, Output *output)
+child_input_init (ChildInput *in, const char *name, Output *output)
 {
   in->name = g_strdup (name);
   in->output = output;
+  in->stdin_fd = -1;
+  in->queue = g_byte_array_new ();
+}
+
+void
+child_input_attach (ChildInput *in, int stdin_fd, gboolean stdin_is_pty,
+                    Stream *out, Stream *err)
+{
+  g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  if (in->stdin_fd >= 0)
+    close (in->stdin_fd);
   in->stdin_fd = stdin_fd;
   in->stdin_is_pty = stdin_is_pty;
-  in->queue = g_byte_array_new ();
+  in->out = out;
+  in->err = err;
+  in->closed = in->close_pending = FALSE;
+  in->dropped = 0;
   g_unix_set_fd_nonblocking (stdin_fd, TRUE, NULL);
+  write_queue (in);
 }
 
 void
@@ -58,6 +72,22 @@ drop_input (ChildInput *in, gsize len)
     report_error ("%s's input is closed; dropping what arrives for it",
                   in->name);
   in->dropped += len;
+}
+
+void
+child_input_detach (ChildInput *in, gboolean keep)
+{
+  g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  if (in->stdin_fd >= 0)
+    close (in->stdin_fd);
+  in->stdin_fd = -1;
+  in->out = in->err = NULL;
+  in->close_pending = FALSE;
+  if (keep)
+    in->closed = FALSE;
+  else
+    shut_stdin (in);
+  update_fifo_watch (in);
 }
 
 static gboolean
@@ -136,6 +166,12 @@ finish_close (ChildInput *in)
 static void
 queue_input (ChildInput *in, const char *data, gsize len)
 {
+  /* Input ends a prompt: whatever the timing, "sqlite> " and the answer
+   * to what is sent now are two lines. */
+  if (in->out != NULL)
+    stream_end_prompt (in->out);
+  if (in->err != NULL)
+    stream_end_prompt (in->err);
   g_byte_array_append (in->queue, (const guint8 *) data, len);
   output_input (in->output, in->name, data, len);
   write_queue (in);
@@ -144,7 +180,7 @@ queue_input (ChildInput *in, const char *data, gsize len)
 static void
 write_queue (ChildInput *in)
 {
-  while (in->queue->len > 0 && in->stdin_watch == 0 && !in->closed)
+  while (in->queue->len > 0 && in->stdin_watch == 0 && !in->closed && in->stdin_fd >= 0)
     {
       ssize_t n = write (in->stdin_fd, in->queue->data, in->queue->len);
       if (n > 0)
@@ -159,7 +195,8 @@ write_queue (ChildInput *in)
           shut_stdin (in);
         }
     }
-  if (in->queue->len == 0 && in->close_pending && in->stdin_watch == 0)
+  if (in->queue->len == 0 && in->close_pending && in->stdin_watch == 0 &&
+      in->stdin_fd >= 0)
     finish_close (in);
   update_fifo_watch (in);
 }

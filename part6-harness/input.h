@@ -3,7 +3,11 @@
  * Bytes come from the child's input FIFO and from the script's send steps
  * and wait in a queue until the child's stdin can take them.  The queue is
  * bounded: when it is full the FIFO is not read, so writers wait in the
- * kernel and the harness never blocks on a child that does not read.
+ * kernel and the harness never blocks on a child that does not read.  A
+ * child not started yet (held), or being restarted, has no stdin: what
+ * comes for it waits in the queue until a process is attached.  Before any
+ * input is queued, what the child printed without a newline (a prompt) is
+ * handed out as a line of its own.
  */
 #pragma once
 
@@ -11,14 +15,17 @@
 
 #include "fifos.h"
 #include "output.h"
+#include "stream.h"
 
 #define INPUT_QUEUE_LIMIT (64 * 1024)
 
 typedef struct {
   char *name;          /* the child's, for messages */
   Output *output;      /* where what is queued is recorded */
-  int stdin_fd;        /* our end of the child's stdin, non-blocking */
+  int stdin_fd;        /* our end of the child's stdin, non-blocking; -1:
+                        * no process attached */
   gboolean stdin_is_pty; /* end-of-file is ^D, not a close */
+  Stream *out, *err;   /* the attached process's output, for its prompts */
   InputFifo fifo;
   GByteArray *queue;
   guint fifo_watch;
@@ -29,10 +36,19 @@ typedef struct {
   guint64 dropped;         /* bytes that arrived after stdin closed */
 } ChildInput;
 
-/* Takes ownership of stdin_fd; the FIFO is opened already. */
-void child_input_init (ChildInput *in, const char *name, int stdin_fd,
-                       gboolean stdin_is_pty, Output *output);
+/* The FIFO is opened already; no process is attached yet. */
+void child_input_init (ChildInput *in, const char *name, Output *output);
 void child_input_clear (ChildInput *in);
+
+/* A process of the child runs: takes ownership of stdin_fd; out and err are
+ * its output streams.  Its stdin is open, whatever became of the last
+ * one's, and what waits in the queue goes to it. */
+void child_input_attach (ChildInput *in, int stdin_fd, gboolean stdin_is_pty,
+                         Stream *out, Stream *err);
+/* The process is gone: its stdin is closed and its streams forgotten.  With
+ * keep (it is being restarted), input waits for the next one; otherwise
+ * what arrives is dropped. */
+void child_input_detach (ChildInput *in, gboolean keep);
 
 /* Start or stop reading the FIFO. */
 void child_input_enable_fifo (ChildInput *in, gboolean enable);

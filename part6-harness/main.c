@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "procfile.h"
 #include "report.h"
+#include "script-run.h"
 #include "script.h"
 
 static gboolean
@@ -105,21 +106,66 @@ check_fifo_options (const HarnessOptions *opt, GError **error)
   return TRUE;
 }
 
+/* A duration option: text (NULL: not given, so default_us) like 250ms, 2s
+ * or 5 (seconds). */
 static gboolean
-check_kill_timeout (HarnessOptions *opt, const char *text, GError **error)
+check_duration (const char *option, const char *text, gint64 default_us,
+                gint64 *us, GError **error)
 {
   g_autoptr (GError) local = NULL;
 
-  opt->kill_timeout_us = 2 * G_USEC_PER_SEC;
+  *us = default_us;
   if (text == NULL)
     return TRUE;
-  if (!script_parse_duration (text, &opt->kill_timeout_us, &local))
+  if (!script_parse_duration (text, us, &local))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--kill-timeout: %s", local->message);
+                   "%s: %s", option, local->message);
       return FALSE;
     }
   return TRUE;
+}
+
+/* --match-max: bytes, with an optional K or M (KiB, MiB). */
+static gboolean
+check_match_max (HarnessOptions *opt, const char *text, GError **error)
+{
+  guint64 value;
+  char *end;
+
+  opt->match_max = SCRIPT_DEFAULT_MATCH_MAX;
+  if (text == NULL)
+    return TRUE;
+  value = g_ascii_strtoull (text, &end, 10);
+  if (end != text && (*end == 'K' || *end == 'k') && end[1] == '\0')
+    value *= 1024;
+  else if (end != text && *end == 'M' && end[1] == '\0')
+    value *= 1024 * 1024;
+  else if (end == text || *end != '\0')
+    value = 0;
+  if (value == 0 || value > G_MAXUINT32)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--match-max: '%s' is not a size from 1 byte to 4G "
+                   "(write it like 65536, 64K or 1M)", text);
+      return FALSE;
+    }
+  opt->match_max = value;
+  return TRUE;
+}
+
+/* --hold A,B --hold C: one list of names. */
+static void
+split_hold (HarnessOptions *opt)
+{
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  for (guint i = 0; opt->hold != NULL && opt->hold[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (opt->hold[i], ",", -1);
+      g_strv_builder_addv (names, (const char **) parts);
+    }
+  g_strfreev (opt->hold);
+  opt->hold = g_strv_builder_end (names);
 }
 
 static gboolean
@@ -202,6 +248,8 @@ clear_options (HarnessOptions *opt)
   g_strfreev (opt->names);
   g_strfreev (opt->fifos);
   g_strfreev (opt->pty);
+  g_strfreev (opt->ready);
+  g_strfreev (opt->hold);
   g_free (opt->fifo_dir);
   g_free (opt->script);
   g_free (opt->log);
@@ -224,6 +272,8 @@ main (int argc, char **argv)
   HarnessOptions opt = { 0 };
   g_autofree char *names = NULL;
   g_autofree char *kill_timeout = NULL;
+  g_autofree char *ready_timeout = NULL;
+  g_autofree char *match_max = NULL;
   g_autofree char *color = NULL;
   g_autofree char *procfile = NULL;
   gboolean quiet = FALSE, version = FALSE;
@@ -252,6 +302,15 @@ main (int argc, char **argv)
       "Run the steps in FILE before taking input from the FIFOs", "FILE" },
     { "exit-after-script", 0, 0, G_OPTION_ARG_NONE, &opt.exit_after_script,
       "Stop the children and exit once the script is done", NULL },
+    { "ready", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &opt.ready,
+      "Start the children in order: the one after NAME once NAME printed a line "
+      "matching REGEX (repeatable)", "NAME=/REGEX/" },
+    { "ready-timeout", 0, 0, G_OPTION_ARG_STRING, &ready_timeout,
+      "How long a --ready line is waited for (default: 10s)", "T" },
+    { "hold", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.hold,
+      "Do not start these children: the script's start step does", "NAME,…" },
+    { "match-max", 0, 0, G_OPTION_ARG_STRING, &match_max,
+      "Bytes of a child's lines an expect searches (default: 1M)", "SIZE" },
     { "wait-all", 0, 0, G_OPTION_ARG_NONE, &opt.wait_all,
       "Run until every child has exited (default: until the first does)", NULL },
     { "kill-timeout", 0, 0, G_OPTION_ARG_STRING, &kill_timeout,
@@ -309,6 +368,7 @@ main (int argc, char **argv)
       clear_options (&opt);
       return 0;
     }
+  split_hold (&opt);
   if (procfile != NULL && !take_procfile (&opt, procfile, names, &error))
     ;
   else if (opt.commands == NULL)
@@ -323,7 +383,12 @@ main (int argc, char **argv)
       !check_child_names (&opt, "--stdin-target",
                           (char *[]) { opt.stdin_target, NULL }, &error) ||
       !check_color (&opt, color, &error) ||
-      !check_kill_timeout (&opt, kill_timeout, &error))
+      !check_child_names (&opt, "--hold", opt.hold, &error) ||
+      !check_duration ("--kill-timeout", kill_timeout, 2 * G_USEC_PER_SEC,
+                       &opt.kill_timeout_us, &error) ||
+      !check_duration ("--ready-timeout", ready_timeout, 10 * G_USEC_PER_SEC,
+                       &opt.ready_timeout_us, &error) ||
+      !check_match_max (&opt, match_max, &error))
     {
       report_error ("%s", error->message);
       clear_options (&opt);

@@ -1,59 +1,163 @@
-/* script-run: plays a parsed script as the children's lines arrive; see
+/* script-run: playing a parsed script and giving its verdict; see
  * script-run.h. */
 #include "script-run.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* Lines kept per child for expect (since its last match) and for failure
- * reports (the last few, whatever matched). */
-#define MAX_UNMATCHED_LINES 10000
+/* Lines kept per child for failure reports, whatever matched. */
 #define LAST_LINES_SHOWN 5
+/* The longest the runner holds the main loop in one go: a scan of a long
+ * window, or a long loop of steps that never wait, goes on in the next
+ * iteration after this. */
+#define SLICE_US 5000
 
 typedef struct {
-  GQueue unmatched; /* GBytes: lines since the last match, oldest first */
-  GQueue last;      /* GBytes: the last LAST_LINES_SHOWN lines */
-  char *gone;       /* how it ended, once it is gone */
-} ChildLines;
+  GBytes *bytes;
+  guint64 seq; /* the child's line number, from 0 */
+} Line;
+
+typedef struct {
+  Pattern *pattern;        /* owned when compiled from a pattern with ${var} */
+  gboolean owned;
+  const ScriptStep *step;  /* the fail-on step */
+} FailOn;
+
+typedef struct {
+  GQueue window;           /* Line: since the last match, oldest first */
+  gsize window_bytes;
+  guint64 window_dropped;  /* lines that left it unsearched (--match-max) */
+  GQueue last;             /* Line: the last LAST_LINES_SHOWN lines */
+  guint64 next_seq;
+  guint64 consumed_before; /* lines below this number were consumed */
+  GArray *fail_on;         /* FailOn */
+  gboolean running;        /* a process of it runs */
+  gboolean ready;          /* and is up */
+  gboolean ended;          /* its last process ended; status, term_signal */
+  int status;
+  int term_signal;
+  gboolean end_expected;   /* the script asked for the end of this process */
+  gboolean restarting;     /* being stopped to be started again */
+} ChildState;
+
+typedef struct {
+  guint end;       /* index of the repeat's end step */
+  guint64 count;
+  guint64 i;
+  char *saved_i;   /* ${i} before the loop, or NULL */
+} Loop;
 
 struct ScriptRunner {
   const Script *script;
   const char *const *names;
   ScriptHooks hooks;
   gpointer data;
-  ChildLines *children;
+  gsize match_max;
+  ChildState *children;
   guint n_children;
-  GHashTable *vars; /* captured by named groups */
-  guint pos;        /* the current step */
-  guint timer;      /* the current step's deadline, while it waits */
+  GHashTable *vars;
+  GArray *loops;     /* Loop: the repeats the current step is in */
+  guint pos;         /* the current step */
+  gboolean started;
+  gboolean advancing; /* advance() is on the stack */
   gboolean running;
   gboolean finished;
+
+  /* While the current step waits */
+  gboolean waiting;
+  guint timer;
+  guint scan_idle;   /* a long scan goes on in the next iteration */
+  guint advance_idle; /* a long run of steps goes on in the next iteration */
+  Pattern *pattern;  /* expect, refute: owned when compiled here */
+  Pattern *unless;
+  gboolean pattern_owned, unless_owned;
+  GList *cursor;     /* the next window line to search, NULL: none yet */
+  guint64 searched;
 };
+
+static void advance (ScriptRunner *r);
+static void scan (ScriptRunner *r);
+
+static void
+line_free (gpointer data)
+{
+  Line *l = data;
+  g_bytes_unref (l->bytes);
+  g_free (l);
+}
+
+static void
+clear_fail_on (ChildState *c)
+{
+  for (guint i = 0; i < c->fail_on->len; i++)
+    {
+      FailOn *f = &g_array_index (c->fail_on, FailOn, i);
+      if (f->owned)
+        pattern_free (f->pattern);
+    }
+  g_array_set_size (c->fail_on, 0);
+}
 
 ScriptRunner *
 script_runner_new (const Script *script, const char *const *names,
-                   const ScriptHooks *hooks, gpointer data)
+                   GHashTable *vars, gsize match_max, const ScriptHooks *hooks,
+                   gpointer data)
 {
   ScriptRunner *r = g_new0 (ScriptRunner, 1);
   r->script = script;
   r->names = names;
   r->hooks = *hooks;
   r->data = data;
+  r->match_max = match_max;
   r->n_children = g_strv_length ((char **) names);
-  r->children = g_new0 (ChildLines, r->n_children);
+  r->children = g_new0 (ChildState, r->n_children);
+  for (guint i = 0; i < r->n_children; i++)
+    r->children[i].fail_on = g_array_new (FALSE, FALSE, sizeof (FailOn));
   r->vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (vars != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+      g_hash_table_iter_init (&iter, vars);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_insert (r->vars, g_strdup (key), g_strdup (value));
+    }
+  r->loops = g_array_new (FALSE, FALSE, sizeof (Loop));
   return r;
+}
+
+static void
+end_wait (ScriptRunner *r)
+{
+  r->waiting = FALSE;
+  g_clear_handle_id (&r->timer, g_source_remove);
+  g_clear_handle_id (&r->scan_idle, g_source_remove);
+  if (r->pattern_owned)
+    g_clear_pointer (&r->pattern, pattern_free);
+  if (r->unless_owned)
+    g_clear_pointer (&r->unless, pattern_free);
+  r->pattern = r->unless = NULL;
+  r->pattern_owned = r->unless_owned = FALSE;
+  r->cursor = NULL;
+  r->searched = 0;
 }
 
 void
 script_runner_free (ScriptRunner *r)
 {
-  g_clear_handle_id (&r->timer, g_source_remove);
+  end_wait (r);
+  g_clear_handle_id (&r->advance_idle, g_source_remove);
   for (guint i = 0; i < r->n_children; i++)
     {
-      g_queue_clear_full (&r->children[i].unmatched, (GDestroyNotify) g_bytes_unref);
-      g_queue_clear_full (&r->children[i].last, (GDestroyNotify) g_bytes_unref);
-      g_free (r->children[i].gone);
+      ChildState *c = &r->children[i];
+      g_queue_clear_full (&c->window, line_free);
+      g_queue_clear_full (&c->last, line_free);
+      clear_fail_on (c);
+      g_array_unref (c->fail_on);
     }
+  for (guint i = 0; i < r->loops->len; i++)
+    g_free (g_array_index (r->loops, Loop, i).saved_i);
+  g_array_unref (r->loops);
   g_free (r->children);
   g_hash_table_unref (r->vars);
   g_free (r);
@@ -68,10 +172,14 @@ script_runner_running (ScriptRunner *r)
 void
 script_runner_stop (ScriptRunner *r)
 {
-  g_clear_handle_id (&r->timer, g_source_remove);
+  end_wait (r);
+  g_clear_handle_id (&r->advance_idle, g_source_remove);
   r->running = FALSE;
   r->finished = TRUE;
 }
+
+/* ------------------------------------------------------------------ */
+/* Reports */
 
 static char *
 format_duration (gint64 us)
@@ -83,6 +191,16 @@ format_duration (gint64 us)
   return g_strdup_printf ("%.3gs", (double) us / G_USEC_PER_SEC);
 }
 
+/* "exited with status 1", "was killed by signal 11 (SIGSEGV)" */
+static char *
+describe_end (int status, int term_signal)
+{
+  if (term_signal != 0)
+    return g_strdup_printf ("was killed by signal %d (SIG%s)", term_signal,
+                            script_signal_name (term_signal));
+  return g_strdup_printf ("exited with status %d", status);
+}
+
 /* A child's line made fit for a one-line report: control bytes and bytes
  * that are not UTF-8 shown as \xNN. */
 static void
@@ -92,6 +210,8 @@ append_printable (GString *out, GBytes *line)
   const char *p = g_bytes_get_data (line, &len);
   const char *end = p + len;
 
+  if (len > 200)
+    end = p + 200;
   while (p < end)
     {
       gunichar c = g_utf8_get_char_validated (p, end - p);
@@ -105,86 +225,353 @@ append_printable (GString *out, GBytes *line)
       g_string_append_len (out, p, next - p);
       p = next;
     }
+  if (end < p + len && g_bytes_get_size (line) > 200)
+    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", g_bytes_get_size (line));
 }
 
-static void G_GNUC_PRINTF (3, 4)
-fail (ScriptRunner *r, const ScriptStep *step, const char *format, ...)
+static void
+append_last_lines (ScriptRunner *r, GString *report, guint child)
+{
+  ChildState *c = &r->children[child];
+  const char *name = r->names[child];
+  gboolean any_consumed = FALSE;
+
+  for (GList *l = c->last.head; l != NULL; l = l->next)
+    any_consumed |= ((Line *) l->data)->seq < c->consumed_before;
+  if (c->last.length == 0)
+    g_string_append_printf (report, "\n%s printed nothing", name);
+  else if (any_consumed)
+    g_string_append_printf (report, "\n%s printed last ('=' marks lines earlier "
+                            "steps consumed, '|' lines still unmatched):", name);
+  else
+    g_string_append_printf (report, "\n%s printed last:", name);
+  for (GList *l = c->last.head; l != NULL; l = l->next)
+    {
+      Line *line = l->data;
+      g_string_append (report, line->seq < c->consumed_before ? "\n  = " : "\n  | ");
+      append_printable (report, line->bytes);
+    }
+}
+
+static const ScriptStep *
+current_step (ScriptRunner *r)
+{
+  if (r->pos >= r->script->steps->len)
+    return NULL;
+  return g_ptr_array_index (r->script->steps, r->pos);
+}
+
+/* Fails the script: at step (NULL: before the first or after the last), with
+ * the lines of child (-1: that of the step, if any). */
+static void G_GNUC_PRINTF (4, 5)
+fail_with (ScriptRunner *r, const ScriptStep *step, int child, const char *format, ...)
 {
   g_autoptr (GString) report = g_string_new (NULL);
   va_list ap;
 
-  g_string_append_printf (report, "%s:%u: %s: ", r->script->path,
-                          step->line_no, step->source);
+  if (r->finished)
+    return;
+  if (step != NULL)
+    g_string_append_printf (report, "%s:%u: %s: ", r->script->path, step->line_no,
+                            step->source);
+  else
+    g_string_append_printf (report, "%s: ", r->script->path);
   va_start (ap, format);
   g_string_append_vprintf (report, format, ap);
   va_end (ap);
 
-  if (script_step_has_child (step->kind))
-    {
-      ChildLines *c = &r->children[step->child];
-      const char *name = r->names[step->child];
-      if (c->last.length == 0)
-        g_string_append_printf (report, "\n%s printed nothing", name);
-      else
-        g_string_append_printf (report, "\n%s printed last:", name);
-      for (GList *l = c->last.head; l != NULL; l = l->next)
-        {
-          g_string_append (report, "\n  | ");
-          append_printable (report, l->data);
-        }
-    }
+  if (child < 0 && step != NULL && script_step_has_child (step->kind))
+    child = step->child;
+  if (child >= 0)
+    append_last_lines (r, report, child);
 
-  g_clear_handle_id (&r->timer, g_source_remove);
+  end_wait (r);
+  g_clear_handle_id (&r->advance_idle, g_source_remove);
   r->running = FALSE;
   r->finished = TRUE;
   r->hooks.finished (r->data, report->str);
 }
 
-/* Whether the line matches; a pattern that blows up on it fails the
- * script. */
-static gboolean
-line_matches (ScriptRunner *r, const ScriptStep *step, GBytes *line)
-{
-  gsize len;
-  const char *data = g_bytes_get_data (line, &len);
+#define fail(r, step, ...) fail_with ((r), (step), -1, __VA_ARGS__)
 
-  switch (pattern_match (step->regex.pattern, data, len, r->vars))
-    {
-    case MATCH_FOUND:
-      return TRUE;
-    case MATCH_NONE:
-      return FALSE;
-    case MATCH_TOO_COSTLY:
-      fail (r, step, "the regex is too costly to match a line of %zu bytes", len);
-      return FALSE;
-    }
-  g_assert_not_reached ();
+/* " (searched 3 lines; 10 older lines left the window unsearched: --match-max)" */
+static char *
+searched_note (ScriptRunner *r, guint child)
+{
+  ChildState *c = &r->children[child];
+  g_autoptr (GString) note = g_string_new (NULL);
+  g_string_append_printf (note, "searched %" G_GUINT64_FORMAT " line%s", r->searched,
+                          r->searched == 1 ? "" : "s");
+  if (c->window_dropped > 0)
+    g_string_append_printf (note, "; %" G_GUINT64_FORMAT " earlier line%s left the "
+                            "window unsearched (--match-max)", c->window_dropped,
+                            c->window_dropped == 1 ? "" : "s");
+  return g_string_free (g_steal_pointer (&note), FALSE);
 }
 
-/* Looks for a match among the lines since the last one; a match consumes
- * every line up to and including it. */
-static gboolean
-expect_from_unmatched (ScriptRunner *r, const ScriptStep *step)
+void
+script_runner_set_var (ScriptRunner *r, const char *name, const char *value)
 {
-  GQueue *unmatched = &r->children[step->child].unmatched;
-  guint i = 0;
-
-  for (GList *l = unmatched->head; l != NULL && r->running; l = l->next, i++)
-    if (line_matches (r, step, l->data))
-      {
-        for (guint n = 0; n <= i; n++)
-          g_bytes_unref (g_queue_pop_head (unmatched));
-        return TRUE;
-      }
-  return FALSE;
+  g_hash_table_insert (r->vars, g_strdup (name), g_strdup (value));
 }
+
+void
+script_runner_abort (ScriptRunner *r, const char *why)
+{
+  fail (r, current_step (r), "%s", why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Variables and patterns */
 
 static const char *
-lookup_runtime (const char *name, gpointer data)
+lookup (const char *name, gpointer data)
 {
   ScriptRunner *r = data;
   const char *value = g_hash_table_lookup (r->vars, name);
   return value != NULL ? value : g_getenv (name);
+}
+
+/* The step's regex, compiled now if it holds ${var}. */
+static Pattern *
+resolve (ScriptRunner *r, const ScriptStep *step, const ScriptRegex *regex,
+         gboolean *owned)
+{
+  g_autoptr (GString) source = NULL;
+  g_autoptr (GError) error = NULL;
+
+  *owned = FALSE;
+  if (regex->pattern != NULL)
+    return regex->pattern;
+  source = g_string_new (NULL);
+  Pattern *pattern = NULL;
+  if (script_expand (regex->source, EXPAND_REGEX, lookup, r, source, &error))
+    pattern = pattern_new (source->str, &error);
+  if (pattern == NULL)
+    {
+      fail (r, step, "%s", error->message);
+      return NULL;
+    }
+  *owned = TRUE;
+  return pattern;
+}
+
+/* ------------------------------------------------------------------ */
+/* Windows */
+
+/* Every line up to and including upto (NULL: all) is consumed. */
+static void
+consume (ChildState *c, Line *upto)
+{
+  c->consumed_before = upto != NULL ? upto->seq + 1 : c->next_seq;
+  c->window_dropped = 0;
+  while (c->window.length > 0)
+    {
+      Line *l = g_queue_pop_head (&c->window);
+      gboolean last = l == upto;
+      c->window_bytes -= g_bytes_get_size (l->bytes);
+      line_free (l);
+      if (last)
+        break;
+    }
+}
+
+static gboolean
+waiting_on (ScriptRunner *r, guint child, StepKind kind)
+{
+  const ScriptStep *step = current_step (r);
+  return r->running && r->waiting && step != NULL && step->kind == kind &&
+         script_step_has_child (step->kind) && step->child == child;
+}
+
+static void
+add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize len)
+{
+  Line *l = g_new (Line, 1);
+  l->bytes = g_bytes_new (text, len);
+  l->seq = c->next_seq++;
+  g_queue_push_tail (&c->window, l);
+  c->window_bytes += len;
+
+  gboolean scanning = waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE);
+  if (scanning && r->cursor == NULL)
+    r->cursor = c->window.tail;
+  /* The oldest lines leave a full window, but never the newest. */
+  while (c->window_bytes > r->match_max && c->window.length > 1)
+    {
+      if (scanning && r->cursor == c->window.head)
+        r->cursor = r->cursor->next;
+      Line *old = g_queue_pop_head (&c->window);
+      c->window_bytes -= g_bytes_get_size (old->bytes);
+      c->window_dropped++;
+      line_free (old);
+    }
+
+  Line *copy = g_new (Line, 1);
+  copy->bytes = g_bytes_ref (l->bytes);
+  copy->seq = l->seq;
+  g_queue_push_tail (&c->last, copy);
+  if (c->last.length > LAST_LINES_SHOWN)
+    line_free (g_queue_pop_head (&c->last));
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting steps */
+
+/* The waiting step is done: on to the next (at once, unless this is
+ * called from within advance(), which goes on by itself). */
+static void
+step_done (ScriptRunner *r)
+{
+  end_wait (r);
+  r->pos++;
+  if (!r->advancing)
+    advance (r);
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  ScriptRunner *r = data;
+  const ScriptStep *step = current_step (r);
+  g_autofree char *after = format_duration (step->timeout_us);
+
+  r->timer = 0;
+  switch (step->kind)
+    {
+    case STEP_SLEEP:
+    case STEP_REFUTE:
+      step_done (r);
+      break;
+    case STEP_EXPECT:
+      {
+        g_autofree char *note = searched_note (r, step->child);
+        fail (r, step, "no matching line within %s (%s)", after, note);
+      }
+      break;
+    case STEP_WAIT:
+      fail (r, step, "%s still running after %s", r->names[step->child], after);
+      break;
+    default:
+      fail (r, step, "%s not up within %s", r->names[step->child], after);
+      break;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_for (ScriptRunner *r, const ScriptStep *step, gboolean timed)
+{
+  r->waiting = TRUE;
+  if (timed)
+    r->timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (step->timeout_us / 1000),
+                                   on_deadline, r, NULL);
+}
+
+static gboolean
+on_scan_idle (gpointer data)
+{
+  ScriptRunner *r = data;
+  r->scan_idle = 0;
+  scan (r);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, Line *line)
+{
+  g_autoptr (GString) shown = g_string_new (NULL);
+  append_printable (shown, line->bytes);
+  fail (r, step, "matching /%s/ costs too much on the line \"%s\" (a regex that "
+        "backtracks without end: make it more specific)", pattern_source (pattern),
+        shown->str);
+}
+
+/* Searches the window from the cursor for the current expect or refute
+ * step, a slice at a time. */
+static void
+scan (ScriptRunner *r)
+{
+  const ScriptStep *step = current_step (r);
+  ChildState *c = &r->children[step->child];
+  gint64 start = g_get_monotonic_time ();
+
+  if (r->scan_idle != 0)
+    return; /* a slice is due: it goes on from the cursor */
+  while (r->cursor != NULL)
+    {
+      Line *l = r->cursor->data;
+      gsize len;
+      const char *text = g_bytes_get_data (l->bytes, &len);
+      MatchResult bad = MATCH_NONE, good;
+
+      r->searched++;
+      if (r->unless != NULL)
+        {
+          bad = pattern_match (r->unless, text, len, NULL);
+          if (bad == MATCH_TOO_COSTLY)
+            {
+              fail_costly (r, step, r->unless, l);
+              return;
+            }
+          if (bad == MATCH_FOUND)
+            {
+              g_autoptr (GString) shown = g_string_new (NULL);
+              append_printable (shown, l->bytes);
+              fail (r, step, "%s printed a line matching the unless pattern /%s/ "
+                    "first: \"%s\"", r->names[step->child],
+                    pattern_source (r->unless), shown->str);
+              return;
+            }
+        }
+      good = pattern_match (r->pattern, text, len,
+                            step->kind == STEP_EXPECT ? r->vars : NULL);
+      if (good == MATCH_TOO_COSTLY)
+        {
+          fail_costly (r, step, r->pattern, l);
+          return;
+        }
+      if (good == MATCH_FOUND && step->kind == STEP_EXPECT)
+        {
+          consume (c, l);
+          step_done (r);
+          return;
+        }
+      if (good == MATCH_FOUND)
+        {
+          g_autoptr (GString) shown = g_string_new (NULL);
+          append_printable (shown, l->bytes);
+          fail (r, step, "%s printed a line matching /%s/: \"%s\"",
+                r->names[step->child], pattern_source (r->pattern), shown->str);
+          return;
+        }
+      r->cursor = r->cursor->next;
+      if (r->cursor != NULL && g_get_monotonic_time () - start > SLICE_US)
+        {
+          r->scan_idle = g_idle_add (on_scan_idle, r);
+          return;
+        }
+    }
+  if (step->kind == STEP_EXPECT && c->ended)
+    {
+      g_autofree char *how = describe_end (c->status, c->term_signal);
+      g_autofree char *note = searched_note (r, step->child);
+      fail (r, step, "%s %s without printing a matching line (%s)",
+            r->names[step->child], how, note);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Steps */
+
+static gboolean
+expand_text (ScriptRunner *r, const ScriptStep *step, ScriptExpandMode mode, GString *out)
+{
+  g_autoptr (GError) error = NULL;
+  if (script_expand (step->text, mode, lookup, r, out, &error))
+    return TRUE;
+  fail (r, step, "%s", error->message);
+  return FALSE;
 }
 
 static gboolean
@@ -193,12 +580,10 @@ run_send (ScriptRunner *r, const ScriptStep *step)
   g_autoptr (GString) text = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
 
-  if (!script_expand (step->text, EXPAND_PLAIN, lookup_runtime, r, text, &error))
-    {
-      fail (r, step, "%s", error->message);
-      return FALSE;
-    }
-  g_string_append_c (text, '\n');
+  if (!expand_text (r, step, step->kind == STEP_WRITE ? EXPAND_ESCAPES : EXPAND_PLAIN, text))
+    return FALSE;
+  if (step->kind == STEP_SEND)
+    g_string_append_c (text, '\n');
   if (!r->hooks.send (r->data, step->child, text->str, text->len, &error))
     {
       fail (r, step, "%s", error->message);
@@ -207,109 +592,302 @@ run_send (ScriptRunner *r, const ScriptStep *step)
   return TRUE;
 }
 
-static void advance (ScriptRunner *r);
+/* expect and refute: search the window now, then each line as it comes. */
+static gboolean
+run_search (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+
+  if (!c->running && !c->ended)
+    {
+      fail (r, step, "%s has not been started", r->names[step->child]);
+      return FALSE;
+    }
+  r->pattern = resolve (r, step, &step->regex, &r->pattern_owned);
+  if (r->pattern == NULL)
+    return FALSE;
+  if (step->unless.source != NULL)
+    {
+      r->unless = resolve (r, step, &step->unless, &r->unless_owned);
+      if (r->unless == NULL)
+        return FALSE;
+    }
+  wait_for (r, step, TRUE);
+  r->cursor = c->window.head;
+  scan (r);
+  return FALSE; /* advance() goes on from step_done() */
+}
 
 static gboolean
-on_step_deadline (gpointer data)
+run_fail_on (ScriptRunner *r, const ScriptStep *step)
 {
-  ScriptRunner *r = data;
-  const ScriptStep *step = g_ptr_array_index (r->script->steps, r->pos);
-  g_autofree char *after = format_duration (step->timeout_us);
+  ChildState *c = &r->children[step->child];
+  FailOn f = { .step = step };
 
-  r->timer = 0;
-  switch (step->kind)
+  if (step->regex.source == NULL)
     {
-    case STEP_SLEEP:
-      r->pos++;
-      advance (r);
-      break;
-    case STEP_EXPECT:
-      fail (r, step, "no matching line within %s", after);
-      break;
-    default:
-      fail (r, step, "%s still running after %s", r->names[step->child], after);
+      clear_fail_on (c);
+      return TRUE;
+    }
+  f.pattern = resolve (r, step, &step->regex, &f.owned);
+  if (f.pattern == NULL)
+    return FALSE;
+  g_array_append_val (c->fail_on, f);
+  return TRUE;
+}
+
+static gboolean
+wait_accepts (const ScriptStep *step, const ChildState *c)
+{
+  switch (step->accept)
+    {
+    case WAIT_EXIT:
+      return c->term_signal == 0 && c->status == step->wait_value;
+    case WAIT_SIGNAL:
+      return c->term_signal == step->wait_value;
+    case WAIT_ANY_END:
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static char *
+describe_accept (const ScriptStep *step)
+{
+  switch (step->accept)
+    {
+    case WAIT_EXIT:
+      return g_strdup_printf ("exit with status %d", step->wait_value);
+    case WAIT_SIGNAL:
+      return g_strdup_printf ("be killed by signal %d (SIG%s)", step->wait_value,
+                              script_signal_name (step->wait_value));
+    case WAIT_ANY_END:
       break;
     }
-  return G_SOURCE_REMOVE;
+  return g_strdup ("end");
+}
+
+/* The child ended while a wait for it ran, or before: the verdict. */
+static void
+check_wait (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+  if (wait_accepts (step, c))
+    {
+      c->end_expected = TRUE; /* consumed */
+      step_done (r);
+      return;
+    }
+  g_autofree char *how = describe_end (c->status, c->term_signal);
+  g_autofree char *wanted = describe_accept (step);
+  fail (r, step, "%s %s; it should %s", r->names[step->child], how, wanted);
+}
+
+static gboolean
+run_wait (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+  if (c->ended)
+    {
+      wait_for (r, step, FALSE);
+      check_wait (r, step);
+      return FALSE;
+    }
+  if (!c->running)
+    {
+      fail (r, step, "%s was never started", r->names[step->child]);
+      return FALSE;
+    }
+  wait_for (r, step, TRUE);
+  return FALSE;
+}
+
+static gboolean
+run_start (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+  g_autoptr (GError) error = NULL;
+
+  if (c->running)
+    {
+      fail (r, step, "%s is running already (restart it, or wait for it first)",
+            r->names[step->child]);
+      return FALSE;
+    }
+  wait_for (r, step, FALSE);
+  if (!r->hooks.start (r->data, step->child, &error))
+    fail (r, step, "%s", error->message);
+  return FALSE;
+}
+
+static gboolean
+run_restart (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+  g_autoptr (GError) error = NULL;
+
+  c->end_expected = TRUE;
+  c->restarting = c->running;
+  wait_for (r, step, TRUE);
+  if (!r->hooks.restart (r->data, step->child, &error))
+    fail (r, step, "%s", error->message);
+  return FALSE;
+}
+
+static gboolean
+run_signal (ScriptRunner *r, const ScriptStep *step)
+{
+  ChildState *c = &r->children[step->child];
+  g_autoptr (GError) error = NULL;
+
+  if (!c->running)
+    {
+      fail (r, step, "%s is not running", r->names[step->child]);
+      return FALSE;
+    }
+  c->end_expected = TRUE;
+  if (!r->hooks.signal (r->data, step->child, step->signum, &error))
+    {
+      fail (r, step, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+run_set (ScriptRunner *r, const ScriptStep *step)
+{
+  g_autoptr (GString) value = g_string_new (NULL);
+  if (!expand_text (r, step, EXPAND_PLAIN, value))
+    return FALSE;
+  g_hash_table_insert (r->vars, g_strdup (step->var), g_string_free (g_steal_pointer (&value), FALSE));
+  return TRUE;
 }
 
 static void
-wait_for (ScriptRunner *r, const ScriptStep *step)
+set_i (ScriptRunner *r, guint64 i)
 {
-  r->timer = g_timeout_add ((guint) (step->timeout_us / 1000), on_step_deadline, r);
+  g_hash_table_insert (r->vars, g_strdup ("i"), g_strdup_printf ("%" G_GUINT64_FORMAT, i));
 }
 
-/* What this runner plays: the steps of the first version of the language,
- * without what came with the second. */
+/* repeat: the loop begins, or is skipped when its count is 0. */
 static gboolean
-supported (const ScriptStep *step)
+run_repeat (ScriptRunner *r, const ScriptStep *step)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  guint64 count;
+
+  if (!expand_text (r, step, EXPAND_PLAIN, text))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (text->str, 10, 0, G_MAXUINT32, &count, NULL))
+    {
+      fail (r, step, "the count '%s' is not a whole number from 0 to %u", text->str,
+            G_MAXUINT32);
+      return FALSE;
+    }
+  if (count == 0)
+    {
+      r->pos = step->jump; /* then past the end */
+      return TRUE;
+    }
+  const char *saved = g_hash_table_lookup (r->vars, "i");
+  Loop loop = { .end = step->jump, .count = count, .saved_i = g_strdup (saved) };
+  g_array_append_val (r->loops, loop);
+  set_i (r, 0);
+  return TRUE;
+}
+
+/* end: back to the first step of the loop, or out of it. */
+static gboolean
+run_end (ScriptRunner *r, const ScriptStep *step)
+{
+  Loop *loop = &g_array_index (r->loops, Loop, r->loops->len - 1);
+  if (++loop->i < loop->count)
+    {
+      set_i (r, loop->i);
+      r->pos = step->jump; /* then its first step */
+      return TRUE;
+    }
+  if (loop->saved_i != NULL)
+    g_hash_table_insert (r->vars, g_strdup ("i"), g_steal_pointer (&loop->saved_i));
+  else
+    g_hash_table_remove (r->vars, "i");
+  g_array_set_size (r->loops, r->loops->len - 1);
+  return TRUE;
+}
+
+/* Runs one step; TRUE to go on to the next at once. */
+static gboolean
+run_step (ScriptRunner *r, const ScriptStep *step)
 {
   switch (step->kind)
     {
     case STEP_SEND:
-    case STEP_SLEEP:
-    case STEP_CLOSE:
-      return TRUE;
+    case STEP_WRITE:
+      return run_send (r, step);
     case STEP_EXPECT:
-      return step->regex.pattern != NULL && step->unless.source == NULL;
-    case STEP_WAIT:
-      return step->accept == WAIT_EXIT && step->wait_value == 0;
-    default:
+    case STEP_REFUTE:
+      return run_search (r, step);
+    case STEP_FAIL_ON:
+      return run_fail_on (r, step);
+    case STEP_SLEEP:
+      wait_for (r, step, TRUE);
       return FALSE;
+    case STEP_CLOSE:
+      r->children[step->child].end_expected = TRUE;
+      r->hooks.close_input (r->data, step->child);
+      return TRUE;
+    case STEP_START:
+      return run_start (r, step);
+    case STEP_SIGNAL:
+      return run_signal (r, step);
+    case STEP_RESTART:
+      return run_restart (r, step);
+    case STEP_WAIT:
+      return run_wait (r, step);
+    case STEP_SET:
+      return run_set (r, step);
+    case STEP_REPEAT:
+      return run_repeat (r, step);
+    case STEP_END:
+      return run_end (r, step);
     }
+  g_assert_not_reached ();
+}
+
+static gboolean
+on_advance_idle (gpointer data)
+{
+  ScriptRunner *r = data;
+  r->advance_idle = 0;
+  advance (r);
+  return G_SOURCE_REMOVE;
 }
 
 /* Runs steps until one has to wait, the script fails, or it ends. */
 static void
 advance (ScriptRunner *r)
 {
-  while (r->running && r->pos < r->script->steps->len)
+  gint64 start = g_get_monotonic_time ();
+
+  if (r->advance_idle != 0)
+    return;
+  r->advancing = TRUE;
+  while (r->running && !r->waiting && r->pos < r->script->steps->len)
     {
-      const ScriptStep *step = g_ptr_array_index (r->script->steps, r->pos);
-      ChildLines *c = script_step_has_child (step->kind) ? &r->children[step->child] : NULL;
-
-      if (!supported (step))
+      if (g_get_monotonic_time () - start > SLICE_US)
         {
-          fail (r, step, "not supported yet");
-          return;
-        }
-
-      switch (step->kind)
-        {
-        case STEP_SEND:
-          if (!run_send (r, step))
-            return;
+          r->advance_idle = g_idle_add (on_advance_idle, r);
           break;
-        case STEP_CLOSE:
-          r->hooks.close_input (r->data, step->child);
-          break;
-        case STEP_EXPECT:
-          if (expect_from_unmatched (r, step))
-            break;
-          if (!r->running)
-            return;
-          if (c->gone != NULL)
-            {
-              fail (r, step, "%s %s without printing a matching line",
-                    r->names[step->child], c->gone);
-              return;
-            }
-          wait_for (r, step);
-          return;
-        case STEP_SLEEP:
-          wait_for (r, step);
-          return;
-        case STEP_WAIT:
-          if (c->gone != NULL)
-            break;
-          wait_for (r, step);
-          return;
-        default:
-          g_assert_not_reached ();
         }
-      r->pos++;
+      /* A step that waits moves on in step_done(); repeat and end move
+       * r->pos to the step before the one to run next. */
+      if (run_step (r, g_ptr_array_index (r->script->steps, r->pos)))
+        r->pos++;
     }
-  if (r->running)
+  r->advancing = FALSE;
+  if (r->running && !r->waiting && r->advance_idle == 0 &&
+      r->pos >= r->script->steps->len)
     {
       r->running = FALSE;
       r->finished = TRUE;
@@ -320,66 +898,107 @@ advance (ScriptRunner *r)
 void
 script_runner_start (ScriptRunner *r)
 {
+  r->started = TRUE;
   r->running = TRUE;
   advance (r);
 }
 
-static const ScriptStep *
-waiting_step (ScriptRunner *r, guint child, StepKind kind)
+/* ------------------------------------------------------------------ */
+/* What the harness tells */
+
+static void
+check_fail_on (ScriptRunner *r, guint child, Line *line)
 {
-  if (!r->running || r->timer == 0)
-    return NULL;
-  const ScriptStep *step = g_ptr_array_index (r->script->steps, r->pos);
-  return step->kind == kind && step->child == child ? step : NULL;
+  ChildState *c = &r->children[child];
+  gsize len;
+  const char *text = g_bytes_get_data (line->bytes, &len);
+
+  for (guint i = 0; i < c->fail_on->len && r->running; i++)
+    {
+      FailOn *f = &g_array_index (c->fail_on, FailOn, i);
+      MatchResult m = pattern_match (f->pattern, text, len, NULL);
+      if (m == MATCH_NONE)
+        continue;
+      g_autoptr (GString) shown = g_string_new (NULL);
+      append_printable (shown, line->bytes);
+      const ScriptStep *step = current_step (r);
+      g_autofree char *during = step != NULL
+        ? g_strdup_printf (" while line %u ran (%s)", step->line_no, step->source)
+        : g_strdup ("");
+      if (m == MATCH_TOO_COSTLY)
+        fail_with (r, f->step, child, "matching /%s/ costs too much on the line \"%s\"%s",
+                   pattern_source (f->pattern), shown->str, during);
+      else
+        fail_with (r, f->step, child, "%s printed \"%s\"%s", r->names[child],
+                   shown->str, during);
+    }
 }
 
 void
 script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
 {
-  ChildLines *c = &r->children[child];
+  ChildState *c = &r->children[child];
 
   if (r->finished)
     return;
-  GBytes *bytes = g_bytes_new (line, len);
-  g_queue_push_tail (&c->last, g_bytes_ref (bytes));
-  if (c->last.length > LAST_LINES_SHOWN)
-    g_bytes_unref (g_queue_pop_head (&c->last));
-
-  const ScriptStep *step = waiting_step (r, child, STEP_EXPECT);
-  gboolean matched = step != NULL && line_matches (r, step, bytes);
-  if (r->finished)
-    {
-      g_bytes_unref (bytes);
-      return;
-    }
-  if (matched)
-    {
-      g_bytes_unref (bytes);
-      g_clear_handle_id (&r->timer, g_source_remove);
-      r->pos++;
-      advance (r);
-      return;
-    }
-  g_queue_push_tail (&c->unmatched, bytes);
-  if (c->unmatched.length > MAX_UNMATCHED_LINES)
-    g_bytes_unref (g_queue_pop_head (&c->unmatched));
+  add_line (r, c, child, line, len);
+  if (!r->running)
+    return;
+  check_fail_on (r, child, g_queue_peek_tail (&c->last));
+  if (waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE))
+    scan (r);
 }
 
 void
-script_runner_child_gone (ScriptRunner *r, guint child, const char *how)
+script_runner_child_started (ScriptRunner *r, guint child)
 {
-  ChildLines *c = &r->children[child];
-  const ScriptStep *step;
+  ChildState *c = &r->children[child];
+  c->running = TRUE;
+  c->ready = FALSE;
+  c->ended = FALSE;
+  c->end_expected = FALSE;
+  c->restarting = FALSE;
+  consume (c, NULL);
+}
 
-  if (r->finished || c->gone != NULL)
+void
+script_runner_child_ready (ScriptRunner *r, guint child)
+{
+  ChildState *c = &r->children[child];
+  c->ready = TRUE;
+  consume (c, NULL); /* the --ready line and those before it */
+  if (waiting_on (r, child, STEP_START) || waiting_on (r, child, STEP_RESTART))
+    step_done (r);
+}
+
+void
+script_runner_child_ended (ScriptRunner *r, guint child, int status, int term_signal)
+{
+  ChildState *c = &r->children[child];
+  const char *name = r->names[child];
+
+  c->running = FALSE;
+  c->ready = FALSE;
+  c->ended = TRUE;
+  c->status = status;
+  c->term_signal = term_signal;
+  if (r->finished)
     return;
-  c->gone = g_strdup (how);
-  if ((step = waiting_step (r, child, STEP_EXPECT)) != NULL)
-    fail (r, step, "%s %s without printing a matching line", r->names[child], how);
-  else if ((step = waiting_step (r, child, STEP_WAIT)) != NULL)
+
+  g_autofree char *how = describe_end (status, term_signal);
+  const ScriptStep *step = current_step (r);
+  if (c->restarting)
     {
-      g_clear_handle_id (&r->timer, g_source_remove);
-      r->pos++;
-      advance (r);
+      c->restarting = FALSE; /* the old process, as asked */
+      return;
     }
+  if (waiting_on (r, child, STEP_WAIT))
+    check_wait (r, step);
+  else if (waiting_on (r, child, STEP_START) || waiting_on (r, child, STEP_RESTART))
+    fail (r, step, "%s %s before it was up", name, how);
+  else if ((status != 0 || term_signal != 0) && !c->end_expected)
+    fail_with (r, r->started ? step : NULL, child, "%s %s%s", name, how,
+               r->started ? "" : " before the script started");
+  else if (waiting_on (r, child, STEP_EXPECT) && r->cursor == NULL && r->scan_idle == 0)
+    scan (r); /* fails: nothing more will come */
 }

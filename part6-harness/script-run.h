@@ -1,9 +1,16 @@
-/* script-run: plays a parsed script (script.h) step by step as the
- * children's lines arrive.  It plays send, expect, sleep, close and wait;
- * a step of another kind fails the script as not supported yet.
+/* script-run: plays a parsed script step by step as the children's lines
+ * and ends arrive, and gives the verdict.
  *
  * The runner knows nothing of processes or pipes: the harness tells it what
- * each child prints and when a child is gone, and it acts through ScriptHooks.
+ * each child prints, when a child's process starts, becomes ready and ends,
+ * and the runner acts through ScriptHooks.  It keeps, per child, the window
+ * of lines an expect searches (the lines since the last match, at most
+ * match_max bytes of them) and the last few lines for failure reports.
+ *
+ * Verdicts: a step that fails, or a child that ends abnormally (killed by a
+ * signal, or exiting non-zero) while the script runs, fails the script,
+ * unless the script asked for that end (signal, close or restart of that
+ * child before it) or a wait step accepts it.
  */
 #pragma once
 
@@ -11,13 +18,23 @@
 
 #include "script.h"
 
+#define SCRIPT_DEFAULT_MATCH_MAX (1024 * 1024)
+
 typedef struct {
-  /* Queue text (newline included) for the child's stdin; FALSE with a reason
-   * if the child can no longer take input. */
+  /* Queue bytes for the child's stdin; FALSE with a reason if it cannot
+   * take input. */
   gboolean (*send) (gpointer data, guint child, const char *text, gsize len,
                     GError **error);
   /* End-of-file on the child's stdin once what was queued is written. */
   void (*close_input) (gpointer data, guint child);
+  /* Start the child (held, or ended); the harness then calls
+   * script_runner_child_started() and, once it is up,
+   * script_runner_child_ready(). */
+  gboolean (*start) (gpointer data, guint child, GError **error);
+  /* Send signum to the child's process group. */
+  gboolean (*signal) (gpointer data, guint child, int signum, GError **error);
+  /* Stop the child as at the end of a run, then start it again (as start). */
+  gboolean (*restart) (gpointer data, guint child, GError **error);
   /* The script ended: failure is NULL on success, else a report of one or
    * more lines (the step, its line, what the child printed last). */
   void (*finished) (gpointer data, const char *failure);
@@ -25,18 +42,33 @@ typedef struct {
 
 typedef struct ScriptRunner ScriptRunner;
 
+/* vars: variables known before the script starts (captured by --ready),
+ * copied; may be NULL.  match_max: the window's bound in bytes. */
 ScriptRunner *script_runner_new (const Script *script, const char *const *names,
+                                 GHashTable *vars, gsize match_max,
                                  const ScriptHooks *hooks, gpointer data);
 void script_runner_free (ScriptRunner *runner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScriptRunner, script_runner_free)
 
 void script_runner_start (ScriptRunner *runner);
-/* A line the child printed (without its newline), stdout or stderr. */
-void script_runner_line (ScriptRunner *runner, guint child,
-                         const char *line, gsize len);
-/* The child exited and everything it printed has been passed in. */
-void script_runner_child_gone (ScriptRunner *runner, guint child,
-                               const char *how);
 gboolean script_runner_running (ScriptRunner *runner);
 /* Stops where it is, reporting nothing (the run is ending anyway). */
 void script_runner_stop (ScriptRunner *runner);
+
+/* A line the child printed (without its newline), stdout or stderr. */
+void script_runner_line (ScriptRunner *runner, guint child,
+                         const char *line, gsize len);
+/* A new process of the child runs: its window starts empty. */
+void script_runner_child_started (ScriptRunner *runner, guint child);
+/* It is up: its --ready line, if it has one, was seen. */
+void script_runner_child_ready (ScriptRunner *runner, guint child);
+/* Its process ended (status: exit status, or 128+N with term_signal N) and
+ * everything it printed has been passed in. */
+void script_runner_child_ended (ScriptRunner *runner, guint child, int status,
+                                int term_signal);
+/* A variable captured outside the script (by a --ready pattern). */
+void script_runner_set_var (ScriptRunner *runner, const char *name,
+                            const char *value);
+/* Something the harness watches went wrong (a child not up in time): the
+ * script fails with why, at the step that runs. */
+void script_runner_abort (ScriptRunner *runner, const char *why);

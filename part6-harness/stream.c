@@ -17,13 +17,66 @@ typedef struct {
 static void stream_read (Stream *s);
 static void stream_check_settled (Stream *s);
 
-/* The unfinished line is handed out as it is. */
+/* Prompts are short. */
+#define PROMPT_MAX 128
+
+/* The unfinished line is handed out as it is, and remembered as the
+ * child's prompt. */
 static void
 cut_tail (Stream *s)
 {
-  line_framer_cut (&s->framer);
+  LineFramer *f = &s->framer;
+  gsize start = line_framer_last_cut (f);
+  const char *nl = memrchr (f->buf + start, '\n', f->filled - start);
+  if (nl != NULL)
+    start = nl + 1 - f->buf;
+  if (f->filled - start <= PROMPT_MAX)
+    {
+      g_free (s->prompt);
+      s->prompt_len = f->filled - start;
+      s->prompt = g_memdup2 (f->buf + start, s->prompt_len);
+    }
+  line_framer_cut (f);
   s->partial_since = 0;
   output_queue (s->output, s);
+}
+
+/* After input was sent: the first line that starts with the prompt and goes
+ * on is cut after it. */
+static void
+seek_prompt (Stream *s)
+{
+  LineFramer *f = &s->framer;
+
+  while (s->seek_prompt)
+    {
+      if (s->prompt_scan < f->moved)
+        {
+          s->seek_prompt = FALSE; /* handed out already */
+          break;
+        }
+      gsize at = s->prompt_scan - f->moved;
+      if (at >= f->filled)
+        break;
+      gsize avail = f->filled - at;
+      if (s->prompt_skip)
+        {
+          const char *nl = memchr (f->buf + at, '\n', avail);
+          s->prompt_scan += nl != NULL ? (gsize) (nl - (f->buf + at)) + 1 : avail;
+          s->prompt_skip = nl == NULL;
+          continue;
+        }
+      if (memcmp (f->buf + at, s->prompt, MIN (avail, s->prompt_len)) != 0)
+        {
+          s->prompt_skip = TRUE;
+          continue;
+        }
+      if (avail <= s->prompt_len)
+        break; /* the prompt so far: what follows decides */
+      if (f->buf[at + s->prompt_len] != '\n')
+        line_framer_cut_at (f, at + s->prompt_len);
+      s->seek_prompt = FALSE;
+    }
 }
 
 /* The clock of the unfinished line runs only while the stream reads: it
@@ -126,6 +179,7 @@ stream_free (Stream *s)
   if (s->fd >= 0)
     close (s->fd);
   line_framer_clear (&s->framer);
+  g_free (s->prompt);
   g_free (s->mark);
   g_free (s);
 }
@@ -170,6 +224,8 @@ stream_read_once (Stream *s)
   if (n > 0)
     {
       line_framer_commit (&s->framer, n);
+      if (s->seek_prompt)
+        seek_prompt (s);
       track_tail (s, memrchr (space, '\n', n) != NULL);
       return TRUE;
     }
@@ -217,6 +273,10 @@ stream_end_prompt (Stream *s)
     cut_tail (s);
   else
     output_queue (s->output, s);
+  /* What the child prints next starts a line. */
+  s->seek_prompt = s->prompt != NULL && s->prompt_len > 0;
+  s->prompt_scan = s->framer.moved + s->framer.filled;
+  s->prompt_skip = FALSE;
 }
 
 void

@@ -9,6 +9,11 @@
  * keep up, does not count, so a slow stdout never cuts a line in two.  Input
  * sent to the child ends its unfinished line at once (stream_end_prompt).
  * At end-of-file everything left is handed out.
+ *
+ * A prompt may also come after the input that answers it was sent (the
+ * child was still busy), glued to the answer: "sqlite> 42".  So the last
+ * unfinished line cut short is remembered as the child's prompt, and after
+ * input is sent, the next line that starts with it is cut after it.
  */
 #pragma once
 
@@ -41,6 +46,11 @@ struct Stream {
   GSource *source;    /* watches fd while reading; fires the partial deadline */
   gpointer fd_tag;    /* non-NULL while fd is watched */
   gint64 partial_since; /* reading with an unfinished line since, or 0 */
+  char *prompt;       /* the last unfinished line cut short, or NULL */
+  gsize prompt_len;
+  gboolean seek_prompt; /* input was sent: look for the prompt */
+  guint64 prompt_scan;  /* from this byte of the stream on */
+  gboolean prompt_skip; /* in a line that does not start with it */
   gboolean eof;
   gboolean child_exited;
   gboolean drained;   /* pipe found empty after the child exited */

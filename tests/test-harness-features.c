@@ -285,7 +285,8 @@ test_log (void)
 
   g_autofree char *text = NULL;
   g_assert_true (g_file_get_contents (log, &text, NULL, NULL));
-  g_assert_true (g_str_has_prefix (text, "an earlier run\npipe-harness: A started (pid "));
+  g_assert_true (g_str_has_prefix (text, "an earlier run\npipe-harness: A reads its input from "));
+  g_assert_nonnull (strstr (text, "\npipe-harness: A started (pid "));
   const char *input = strstr (text, "A< hello\n");
   const char *output = strstr (text, "A: got: hello\n");
   const char *exited = strstr (text, "pipe-harness: A exited with status 0\n");
@@ -384,11 +385,14 @@ test_main_job (void)
   g_autofree char *script = g_build_filename (SOURCE_ROOT, "part6-harness", "examples",
                                               "kv.script", NULL);
   g_autofree char *server = g_strdup_printf ("%s --port 0", KV_SERVER);
+  g_autofree char *client = g_strdup_printf ("%s 127.0.0.1 ${port}", KV_CLIENT);
   run_init (&run);
-  run_start (&run, "--names", "server,client", "--script", script, "--exit-after-script",
-             server, KV_CLIENT);
+  run_start (&run, "--names", "server,client",
+             "--ready", "server=/listening on 127\\.0\\.0\\.1 port (?<port>\\d+)/",
+             "--script", script, "--exit-after-script", server, client);
   g_assert_cmpint (run_wait (&run), ==, 0);
   g_assert_nonnull (strstr (run_out (&run), "client: welcome alice\n"));
+  g_assert_nonnull (strstr (run_out (&run), "client: key9 = value9\n"));
   g_assert_nonnull (strstr (run_out (&run), "client: color = blue\n"));
   g_assert_nonnull (strstr (run_out (&run), "server: client 1: alice set color\n"));
   g_assert_nonnull (strstr (run_err (&run), "script "));

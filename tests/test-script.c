@@ -1,13 +1,12 @@
 /* Unit tests of pipe-harness's script language: the parser reads every
  * step into its fields and rejects every malformed line by its number, with
  * a message that says what is allowed; durations, signals and ${var}
- * expansion work as documented; the runner, fed lines by hand, sends,
- * expects, captures and fails as documented. */
+ * expansion work as documented.  (The runner: test-script-run.c.) */
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 
-#include "script-run.h"
+#include "script.h"
 
 static const char *const names[] = { "server", "client", NULL };
 
@@ -766,227 +765,6 @@ test_expand_regex_quoting (void)
       }
 }
 
-/* ------------------------------------------------------------------ */
-/* The runner, with hooks that record what it does */
-
-typedef struct {
-  GString *sent[2];
-  gboolean closed[2];
-  gboolean finished;
-  char *failure;
-} Recorder;
-
-static gboolean
-record_send (gpointer data, guint child, const char *text, gsize len, GError **error)
-{
-  Recorder *rec = data;
-  (void) error;
-  g_string_append_len (rec->sent[child], text, len);
-  return TRUE;
-}
-
-static void
-record_close (gpointer data, guint child)
-{
-  ((Recorder *) data)->closed[child] = TRUE;
-}
-
-static void
-record_finished (gpointer data, const char *failure)
-{
-  Recorder *rec = data;
-  rec->finished = TRUE;
-  rec->failure = g_strdup (failure);
-}
-
-static const ScriptHooks recorder_hooks = { record_send, record_close, record_finished };
-
-static void
-recorder_init (Recorder *rec)
-{
-  *rec = (Recorder) { .sent = { g_string_new (NULL), g_string_new (NULL) } };
-}
-
-static void
-recorder_clear (Recorder *rec)
-{
-  g_string_free (rec->sent[0], TRUE);
-  g_string_free (rec->sent[1], TRUE);
-  g_free (rec->failure);
-}
-
-static void
-line (ScriptRunner *r, guint child, const char *text)
-{
-  script_runner_line (r, child, text, strlen (text));
-}
-
-static gboolean
-on_give_up (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-iterate_until_finished (Recorder *rec, guint timeout_ms)
-{
-  gboolean late = FALSE;
-  guint timer = g_timeout_add (timeout_ms, on_give_up, &late);
-  while (!rec->finished && !late)
-    g_main_context_iteration (NULL, TRUE);
-  if (!late)
-    g_source_remove (timer);
-}
-
-static void
-test_runner_capture_and_send (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (Script) s = parse ("expect server /port (?<port>\\d+)/\n"
-                                "send client connect ${port}\n"
-                                "expect client /connected/\n"
-                                "close client\n",
-                                &error);
-  Recorder rec;
-  recorder_init (&rec);
-  g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-
-  /* Lines printed before the step runs are not missed. */
-  line (r, 0, "starting");
-  line (r, 0, "listening on port 4242");
-  script_runner_start (r);
-  g_assert_cmpstr (rec.sent[1]->str, ==, "connect 4242\n");
-  g_assert_false (rec.finished);
-
-  line (r, 0, "connected"); /* the wrong child */
-  g_assert_false (rec.finished);
-  line (r, 1, "connected to 4242");
-  g_assert_true (rec.finished);
-  g_assert_null (rec.failure);
-  g_assert_true (rec.closed[1]);
-  recorder_clear (&rec);
-}
-
-/* An expect looks only at lines after the previous match on that child. */
-static void
-test_runner_since_last_match (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (Script) s = parse ("expect server /ready/\n"
-                                "expect server /ready/ 50ms\n", &error);
-  Recorder rec;
-  recorder_init (&rec);
-  g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-
-  line (r, 0, "ready");
-  line (r, 0, "other");
-  script_runner_start (r);
-  g_assert_false (rec.finished);
-  iterate_until_finished (&rec, 2000);
-  g_assert_true (rec.finished);
-  g_assert_nonnull (rec.failure);
-  g_assert_true (g_str_has_prefix (rec.failure,
-                                   "t.script:2: expect server /ready/ 50ms: "
-                                   "no matching line within 50ms\n"
-                                   "server printed last:\n  | ready\n  | other"));
-  recorder_clear (&rec);
-}
-
-static void
-test_runner_child_gone (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (Script) s = parse ("wait client\nexpect server /never/\n", &error);
-  Recorder rec;
-  recorder_init (&rec);
-  g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-
-  script_runner_start (r);
-  line (r, 1, "bye \x01\xff");
-  script_runner_child_gone (r, 1, "exited with status 0");
-  g_assert_false (rec.finished);
-  script_runner_child_gone (r, 0, "exited with status 1");
-  g_assert_true (rec.finished);
-  g_assert_cmpstr (rec.failure, ==,
-                   "t.script:2: expect server /never/: server exited with "
-                   "status 1 without printing a matching line\n"
-                   "server printed nothing");
-  recorder_clear (&rec);
-}
-
-/* What this runner does not play fails the script, by its line. */
-static void
-test_runner_not_supported (void)
-{
-  static const char *const texts[] = {
-    "set x 1", "write client hi", "repeat 1\nend", "signal client TERM",
-    "start client", "restart client", "refute client /x/ 1s", "fail-on client none",
-    "expect client /a/ unless /b/", "wait client any",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
-    {
-      g_autoptr (GError) error = NULL;
-      g_autofree char *text = g_strconcat ("send server first\n", texts[i], NULL);
-      g_autoptr (Script) s = parse (text, &error);
-      g_assert_no_error (error);
-      Recorder rec;
-      recorder_init (&rec);
-      g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-      script_runner_start (r);
-      g_assert_true (rec.finished);
-      g_assert_cmpstr (rec.sent[0]->str, ==, "first\n");
-      g_autofree char *step = g_strndup (texts[i], strcspn (texts[i], "\n"));
-      g_autofree char *prefix = g_strdup_printf ("t.script:2: %s: not supported yet", step);
-      if (!g_str_has_prefix (rec.failure, prefix))
-        g_error ("expected '%s…', got '%s'", prefix, rec.failure);
-      recorder_clear (&rec);
-    }
-}
-
-/* A pattern that blows up on a line fails the step instead of holding the
- * run. */
-static void
-test_runner_too_costly (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (Script) s = parse ("expect server /^(a+)+$/\n", &error);
-  g_assert_no_error (error);
-  Recorder rec;
-  recorder_init (&rec);
-  g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-  g_autofree char *line = g_strnfill (300, 'a');
-  line[299] = 'b';
-
-  script_runner_start (r);
-  script_runner_line (r, 0, line, 300);
-  g_assert_true (rec.finished);
-  g_assert_true (g_str_has_prefix (rec.failure,
-                                   "t.script:1: expect server /^(a+)+$/: the regex is "
-                                   "too costly to match a line of 300 bytes\n"));
-  recorder_clear (&rec);
-}
-
-static void
-test_runner_sleep (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (Script) s = parse ("sleep 30ms\nsend server after\n", &error);
-  Recorder rec;
-  recorder_init (&rec);
-  g_autoptr (ScriptRunner) r = script_runner_new (s, names, &recorder_hooks, &rec);
-  gint64 start = g_get_monotonic_time ();
-
-  script_runner_start (r);
-  g_assert_cmpstr (rec.sent[0]->str, ==, "");
-  iterate_until_finished (&rec, 2000);
-  g_assert_null (rec.failure);
-  g_assert_cmpstr (rec.sent[0]->str, ==, "after\n");
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 30000);
-  recorder_clear (&rec);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -1009,11 +787,5 @@ main (int argc, char **argv)
   g_test_add_func ("/script/signals", test_signals);
   g_test_add_func ("/script/expand", test_expand);
   g_test_add_func ("/script/expand/regex-quoting", test_expand_regex_quoting);
-  g_test_add_func ("/script/run/capture-and-send", test_runner_capture_and_send);
-  g_test_add_func ("/script/run/since-last-match", test_runner_since_last_match);
-  g_test_add_func ("/script/run/child-gone", test_runner_child_gone);
-  g_test_add_func ("/script/run/sleep", test_runner_sleep);
-  g_test_add_func ("/script/run/not-supported", test_runner_not_supported);
-  g_test_add_func ("/script/run/too-costly", test_runner_too_costly);
   return g_test_run ();
 }

@@ -2,7 +2,7 @@
  * reads commands on stdin; "connect HOST PORT" connects, every other line
  * goes to the server, and each answer is printed as it arrives.
  *
- *   build/part6-harness/examples/kv-client
+ *   build/part6-harness/examples/kv-client [HOST PORT]
  *   connect 127.0.0.1 40123
  *   connected to 127.0.0.1 port 40123
  *   login alice
@@ -12,7 +12,8 @@
  * printed even while nothing is typed.  stdout is line-buffered so that a
  * pipe (pipe-harness) gets every line at once.  It ends at end-of-file on
  * stdin; when the server closes the connection it says "disconnected" and
- * takes commands again.
+ * takes commands again.  Given HOST and PORT, it connects at once, as if
+ * "connect HOST PORT" had been its first command.
  */
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -141,13 +142,20 @@ read_next_command (Client *client)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
   g_autoptr (GInputStream) stdin_stream = g_unix_input_stream_new (0, FALSE);
   Client client = { 0 };
 
+  if (argc != 1 && argc != 3)
+    {
+      fprintf (stderr, "usage: kv-client [HOST PORT]\n");
+      return 2;
+    }
   setvbuf (stdout, NULL, _IOLBF, 0);
   client.loop = g_main_loop_new (NULL, FALSE);
+  if (argc == 3)
+    connect_to (&client, argv[1], argv[2]);
   client.commands = g_data_input_stream_new (stdin_stream);
   read_next_command (&client);
   g_main_loop_run (client.loop);
