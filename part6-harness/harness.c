@@ -342,7 +342,7 @@ on_ready_timeout (gpointer data)
 {
   Harness *h = data;
   Child *c = &h->children[h->awaited];
-  g_autofree char *after = g_strdup_printf ("%.3g s", (double) h->opt->ready_timeout_us / G_USEC_PER_SEC);
+  g_autofree char *after = script_format_duration (h->opt->ready_timeout_us);
   g_autofree char *why = g_strdup_printf ("%s printed no line matching /%s/ "
                                           "within %s (--ready)", c->proc.name,
                                           pattern_source (c->ready), after);

@@ -49,6 +49,16 @@ script_step_has_child (StepKind kind)
 /* ------------------------------------------------------------------ */
 /* Durations and signals */
 
+char *
+script_format_duration (gint64 us)
+{
+  if (us % G_USEC_PER_SEC == 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "s", us / G_USEC_PER_SEC);
+  if (us < G_USEC_PER_SEC)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "ms", us / 1000);
+  return g_strdup_printf ("%.3gs", (double) us / G_USEC_PER_SEC);
+}
+
 gboolean
 script_parse_duration (const char *text, gint64 *us, GError **error)
 {

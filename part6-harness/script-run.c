@@ -181,16 +181,6 @@ script_runner_stop (ScriptRunner *r)
 /* ------------------------------------------------------------------ */
 /* Reports */
 
-static char *
-format_duration (gint64 us)
-{
-  if (us % G_USEC_PER_SEC == 0)
-    return g_strdup_printf ("%" G_GINT64_FORMAT "s", us / G_USEC_PER_SEC);
-  if (us < G_USEC_PER_SEC)
-    return g_strdup_printf ("%" G_GINT64_FORMAT "ms", us / 1000);
-  return g_strdup_printf ("%.3gs", (double) us / G_USEC_PER_SEC);
-}
-
 /* "exited with status 1", "was killed by signal 11 (SIGSEGV)" */
 static char *
 describe_end (int status, int term_signal)
@@ -434,7 +424,7 @@ on_deadline (gpointer data)
 {
   ScriptRunner *r = data;
   const ScriptStep *step = current_step (r);
-  g_autofree char *after = format_duration (step->timeout_us);
+  g_autofree char *after = script_format_duration (step->timeout_us);
 
   r->timer = 0;
   switch (step->kind)

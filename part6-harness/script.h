@@ -107,6 +107,9 @@ gboolean script_step_has_child (StepKind kind);
  * SCRIPT_MAX_TIMEOUT_US. */
 gboolean script_parse_duration (const char *text, gint64 *us, GError **error);
 
+/* The other way: "250ms", "2s", "1.5s" (newly allocated). */
+char *script_format_duration (gint64 us);
+
 /* "TERM", "SIGTERM", "term", "15" → 15.  0 if it names no signal. */
 int script_parse_signal (const char *text);
 /* "TERM" for 15; a number as text for a signal without a name.  Static. */
