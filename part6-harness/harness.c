@@ -11,6 +11,7 @@
 
 #include "children.h"
 #include "console.h"
+#include "emergency.h"
 #include "input.h"
 #include "match.h"
 #include "output.h"
@@ -237,6 +238,7 @@ check_gone (Harness *h, Child *c)
     return;
   c->gone = TRUE;
   c->gone_seq = ++h->gone_count;
+  emergency_set_group (c->proc.index, 0);
   child_input_detach (&c->input, c->restarting);
 
   g_autofree char *how = NULL;
@@ -619,6 +621,8 @@ open_fifos (Harness *h, GError **error)
         return FALSE;
       h->made_dir = TRUE;
     }
+  if (h->made_dir)
+    emergency_set_path (h->n_children, h->dir, TRUE);
   for (guint i = 0; i < h->n_children; i++)
     {
       Child *c = &h->children[i];
@@ -627,6 +631,8 @@ open_fifos (Harness *h, GError **error)
                                     : g_build_filename (h->dir, c->proc.name, NULL);
       if (!input_fifo_open (&c->input.fifo, path, error))
         return FALSE;
+      if (c->input.fifo.made)
+        emergency_set_path (i, path, FALSE);
     }
   return TRUE;
 }
@@ -668,6 +674,7 @@ spawn_child (Harness *h, Child *c, GError **error)
   if (!child_process_spawn (&c->proc, h->dir, h->pipe_size, &pipes, error))
     return FALSE;
 
+  emergency_set_group (c->proc.index, c->proc.pid);
   c->gone = FALSE;
   c->gone_seq = 0;
   c->up = FALSE;
@@ -888,6 +895,7 @@ start (Harness *h)
 static void
 clean_up (Harness *h)
 {
+  emergency_clear ();
   for (guint i = 0; i < G_N_ELEMENTS (h->signal_watches); i++)
     g_clear_handle_id (&h->signal_watches[i], g_source_remove);
   console_clear (&h->console);
@@ -973,6 +981,7 @@ harness_run (const HarnessOptions *opt)
   h->n_children = g_strv_length (opt->commands);
   h->children = g_new0 (Child, h->n_children);
   h->vars = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  emergency_init (h->n_children, h->n_children + 1);
   h->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) stream_free);
   for (guint i = 0; i < h->n_children; i++)
     {

@@ -389,11 +389,14 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
   /* The oldest lines leave a full window, but never the newest. */
   while (c->window_bytes > r->match_max && c->window.length > 1)
     {
+      /* Unsearched: no step searches this window, or it has not come to
+       * this line yet. */
+      if (!scanning || r->cursor == c->window.head)
+        c->window_dropped++;
       if (scanning && r->cursor == c->window.head)
         r->cursor = r->cursor->next;
       Line *old = g_queue_pop_head (&c->window);
       c->window_bytes -= g_bytes_get_size (old->bytes);
-      c->window_dropped++;
       line_free (old);
     }
 

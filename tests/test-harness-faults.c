@@ -412,6 +412,67 @@ test_pieces_while_ending (void)
   run_clear (&run);
 }
 
+/* A child prints lines of 64 KB as fast as it can while the script sleeps
+ * and then expects a line that never comes, under a 400 MB limit on the
+ * harness's memory: the lines kept for the search are bounded
+ * (--match-max), the run is not cut short, and the step fails with its
+ * report. */
+static void
+test_chatty_child_bounded (void)
+{
+#ifdef __SANITIZE_ADDRESS__
+  g_test_skip ("AddressSanitizer needs more address space than the limit allows");
+#else
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *a = child ("flood-until-term 64000");
+  g_autofree char *b = child ("idle");
+  g_autofree char *script = g_build_filename (tmp, "t.script", NULL);
+  g_autofree char *command = g_strdup_printf ("ulimit -v 400000; exec %s -q --script %s "
+                                              "--exit-after-script '%s' '%s' > /dev/null",
+                                              PIPE_HARNESS, script, a, b);
+  g_autofree char *xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", tmp);
+  const char *argv[] = { "/bin/sh", "-c", command, NULL };
+  const char *env[] = { xdg, NULL };
+
+  g_assert_true (g_file_set_contents (script, "sleep 1.5\nexpect A /never/ 1\n", -1, NULL));
+  g_autoptr (TuProc) proc = tu_proc_start_full (argv, tmp, env, TU_PROC_DEFAULT);
+  g_assert_cmpint (tu_proc_wait (proc, 60000), ==, 3);
+  const char *err = tu_proc_stderr (proc)->str;
+  g_assert_nonnull (strstr (err, "t.script:2: expect A /never/ 1: no matching line within 1s"));
+  g_assert_nonnull (strstr (err, "earlier lines left the window unsearched (--match-max)"));
+  g_unlink (script);
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+#endif
+}
+
+/* The harness itself dies of a crash signal (an allocation that failed
+ * makes GLib abort): its children die with it and what it made is
+ * removed. */
+static void
+test_crash_leaves_nothing (void)
+{
+  static const int signals[] = { SIGABRT, SIGSEGV };
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      Run run;
+      g_autofree char *a = child ("idle");
+      g_autofree char *b = child ("no-read");
+      run_init (&run);
+      run_start (&run, a, b);
+      GPid pid_a = pid_of (&run, "A");
+      GPid pid_b = pid_of (&run, "B");
+      g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+      tu_proc_signal (run.proc, signals[i]);
+      g_assert_cmpint (run_wait (&run), ==, 128 + signals[i]);
+      assert_gone (pid_a);
+      assert_gone (pid_b);
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
 /* A second signal while stopping: SIGKILL at once, no waiting for the
  * kill timeout. */
 static void
@@ -626,6 +687,8 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
   g_test_add_func ("/faults/children/pieces-while-ending", test_pieces_while_ending);
+  g_test_add_func ("/faults/script/chatty-child-bounded", test_chatty_child_bounded);
+  g_test_add_func ("/faults/crash/leaves-nothing", test_crash_leaves_nothing);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
