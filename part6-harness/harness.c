@@ -462,13 +462,33 @@ check_running (Child *c, GError **error)
   return *error == NULL;
 }
 
+static void
+on_input_room (gpointer data, guint child)
+{
+  Harness *h = data;
+  if (script_active (h))
+    script_runner_input_room (h->runner, child);
+}
+
+/* A child that does not read makes the script wait, not the harness's
+ * memory grow. */
 static gboolean
 on_script_send (gpointer data, guint child, const char *text, gsize len,
                 GError **error)
 {
   Harness *h = data;
   Child *c = &h->children[child];
-  return check_running (c, error) && child_input_send (&c->input, text, len, error);
+  if (!check_running (c, error))
+    return FALSE;
+  if (child_input_full (&c->input))
+    {
+      child_input_notify_room (&c->input, on_input_room, h);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                   "%s is not reading its input: %u bytes wait for it",
+                   c->proc.name, c->input.queue->len);
+      return FALSE;
+    }
+  return child_input_send (&c->input, text, len, error);
 }
 
 static gboolean
@@ -869,7 +889,7 @@ start (Harness *h)
   for (guint i = 0; i < h->n_children; i++)
     {
       Child *c = &h->children[i];
-      child_input_init (&c->input, c->proc.name, h->output);
+      child_input_init (&c->input, i, c->proc.name, h->output);
       report_event ("%s reads its input from %s", c->proc.name, c->input.fifo.path);
     }
 

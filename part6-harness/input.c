@@ -13,8 +13,9 @@ static void queue_input (ChildInput *in, const char *data, gsize len);
 static void update_fifo_watch (ChildInput *in);
 
 void
-child_input_init (ChildInput *in, const char *name, Output *output)
+child_input_init (ChildInput *in, guint child, const char *name, Output *output)
 {
+  in->child = child;
   in->name = g_strdup (name);
   in->output = output;
   in->stdin_fd = -1;
@@ -199,6 +200,25 @@ write_queue (ChildInput *in)
       in->stdin_fd >= 0)
     finish_close (in);
   update_fifo_watch (in);
+  if (in->on_room != NULL && !child_input_full (in))
+    {
+      ChildInputRoomFunc func = in->on_room;
+      in->on_room = NULL;
+      func (in->on_room_data, in->child);
+    }
+}
+
+gboolean
+child_input_full (const ChildInput *in)
+{
+  return in->queue->len >= INPUT_QUEUE_LIMIT;
+}
+
+void
+child_input_notify_room (ChildInput *in, ChildInputRoomFunc func, gpointer data)
+{
+  in->on_room = func;
+  in->on_room_data = data;
 }
 
 gboolean

@@ -19,8 +19,11 @@
 
 #define INPUT_QUEUE_LIMIT (64 * 1024)
 
+typedef void (*ChildInputRoomFunc) (gpointer data, guint child);
+
 typedef struct {
   char *name;          /* the child's, for messages */
+  guint child;         /* its index */
   Output *output;      /* where what is queued is recorded */
   int stdin_fd;        /* our end of the child's stdin, non-blocking; -1:
                         * no process attached */
@@ -34,10 +37,12 @@ typedef struct {
   gboolean close_pending;  /* close stdin once the queue is written */
   gboolean closed;         /* stdin is closed: nothing more is delivered */
   guint64 dropped;         /* bytes that arrived after stdin closed */
+  ChildInputRoomFunc on_room; /* once, when the queue has room again */
+  gpointer on_room_data;
 } ChildInput;
 
 /* The FIFO is opened already; no process is attached yet. */
-void child_input_init (ChildInput *in, const char *name, Output *output);
+void child_input_init (ChildInput *in, guint child, const char *name, Output *output);
 void child_input_clear (ChildInput *in);
 
 /* A process of the child runs: takes ownership of stdin_fd; out and err are
@@ -52,6 +57,13 @@ void child_input_detach (ChildInput *in, gboolean keep);
 
 /* Start or stop reading the FIFO. */
 void child_input_enable_fifo (ChildInput *in, gboolean enable);
+
+/* Whether the queue holds its bound or more: what is sent now waits
+ * beyond it. */
+gboolean child_input_full (const ChildInput *in);
+/* func is called once the queue is below its bound again (or emptied
+ * because stdin closed). */
+void child_input_notify_room (ChildInput *in, ChildInputRoomFunc func, gpointer data);
 
 /* Queue bytes for the child; FALSE if its stdin is closed. */
 gboolean child_input_send (ChildInput *in, const char *data, gsize len,

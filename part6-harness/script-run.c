@@ -2,6 +2,7 @@
  * script-run.h. */
 #include "script-run.h"
 
+#include <gio/gio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,7 @@ struct ScriptRunner {
   gboolean pattern_owned, unless_owned;
   GList *cursor;     /* the next window line to search, NULL: none yet */
   guint64 searched;
+  char *blocked;     /* send, write: why it waits */
 };
 
 static void advance (ScriptRunner *r);
@@ -140,6 +142,7 @@ end_wait (ScriptRunner *r)
   r->pattern_owned = r->unless_owned = FALSE;
   r->cursor = NULL;
   r->searched = 0;
+  g_clear_pointer (&r->blocked, g_free);
 }
 
 void
@@ -422,12 +425,21 @@ step_done (ScriptRunner *r)
     advance (r);
 }
 
+/* How long the step may wait: send and write have no time of their own. */
+static gint64
+step_timeout (const ScriptStep *step)
+{
+  if (step->kind == STEP_SEND || step->kind == STEP_WRITE)
+    return SCRIPT_DEFAULT_TIMEOUT_US;
+  return step->timeout_us;
+}
+
 static gboolean
 on_deadline (gpointer data)
 {
   ScriptRunner *r = data;
   const ScriptStep *step = current_step (r);
-  g_autofree char *after = script_format_duration (step->timeout_us);
+  g_autofree char *after = script_format_duration (step_timeout (step));
 
   r->timer = 0;
   switch (step->kind)
@@ -445,6 +457,10 @@ on_deadline (gpointer data)
     case STEP_WAIT:
       fail (r, step, "%s still running after %s", r->names[step->child], after);
       break;
+    case STEP_SEND:
+    case STEP_WRITE:
+      fail (r, step, "%s, still after %s", r->blocked, after);
+      break;
     default:
       fail (r, step, "%s not up within %s", r->names[step->child], after);
       break;
@@ -457,7 +473,7 @@ wait_for (ScriptRunner *r, const ScriptStep *step, gboolean timed)
 {
   r->waiting = TRUE;
   if (timed)
-    r->timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (step->timeout_us / 1000),
+    r->timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (step_timeout (step) / 1000),
                                    on_deadline, r, NULL);
 }
 
@@ -577,12 +593,17 @@ run_send (ScriptRunner *r, const ScriptStep *step)
     return FALSE;
   if (step->kind == STEP_SEND)
     g_string_append_c (text, '\n');
-  if (!r->hooks.send (r->data, step->child, text->str, text->len, &error))
+  if (r->hooks.send (r->data, step->child, text->str, text->len, &error))
+    return TRUE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     {
-      fail (r, step, "%s", error->message);
-      return FALSE;
+      /* Tried again when the child has read some. */
+      r->blocked = g_strdup (error->message);
+      wait_for (r, step, TRUE);
     }
-  return TRUE;
+  else
+    fail (r, step, "%s", error->message);
+  return FALSE;
 }
 
 /* expect and refute: search the window now, then each line as it comes. */
@@ -994,4 +1015,15 @@ script_runner_child_ended (ScriptRunner *r, guint child, int status, int term_si
                r->started ? "" : " before the script started");
   else if (waiting_on (r, child, STEP_EXPECT) && r->cursor == NULL && r->scan_idle == 0)
     scan (r); /* fails: nothing more will come */
+}
+
+void
+script_runner_input_room (ScriptRunner *r, guint child)
+{
+  const ScriptStep *step = current_step (r);
+  if (!waiting_on (r, child, STEP_SEND) && !waiting_on (r, child, STEP_WRITE))
+    return;
+  end_wait (r);
+  if (run_send (r, step))
+    step_done (r);
 }

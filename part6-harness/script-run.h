@@ -22,7 +22,8 @@
 
 typedef struct {
   /* Queue bytes for the child's stdin; FALSE with a reason if it cannot
-   * take input. */
+   * take input, G_IO_ERROR_WOULD_BLOCK if not now: the step then waits for
+   * script_runner_input_room(). */
   gboolean (*send) (gpointer data, guint child, const char *text, gsize len,
                     GError **error);
   /* End-of-file on the child's stdin once what was queued is written. */
@@ -66,6 +67,8 @@ void script_runner_child_ready (ScriptRunner *runner, guint child);
  * everything it printed has been passed in. */
 void script_runner_child_ended (ScriptRunner *runner, guint child, int status,
                                 int term_signal);
+/* The child's input queue has room again. */
+void script_runner_input_room (ScriptRunner *runner, guint child);
 /* A variable captured outside the script (by a --ready pattern). */
 void script_runner_set_var (ScriptRunner *runner, const char *name,
                             const char *value);

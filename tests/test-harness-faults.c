@@ -633,6 +633,33 @@ test_huge_script_line (void)
   run_clear (&run);
 }
 
+/* A script that sends 40 MB to a child that reads slowly waits for it: the
+ * harness's memory stays bounded and everything arrives. */
+static void
+test_script_sends_to_slow_reader (void)
+{
+  Run run;
+  run_init (&run);
+  g_autoptr (GString) line = g_string_new ("send A ");
+  for (int i = 0; i < 4000; i++)
+    g_string_append_c (line, 'z');
+  g_autofree char *script = g_strdup_printf ("repeat 10000\n%s\nend\nclose A\n"
+                                             "expect A /^40010000$/ 30\n", line->str);
+  write_file (run.tmp, "t.script", script);
+  run_start (&run, "--shell", "--script", "t.script", "--exit-after-script",
+             "sleep 1; wc -c");
+  GPid harness = tu_proc_pid (run.proc);
+  guint64 peak_kib = 0;
+  while (tu_proc_running (run.proc))
+    {
+      peak_kib = MAX (peak_kib, proc_kib (harness, "VmHWM:"));
+      tu_sleep_ms (50);
+    }
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpuint (peak_kib, <, 24 * 1024);
+  run_clear (&run);
+}
+
 /* A regex too large for GRegex: refused before anything starts. */
 static void
 test_huge_regex (void)
@@ -696,6 +723,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
   g_test_add_func ("/faults/script/huge-line", test_huge_script_line);
   g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
+  g_test_add_func ("/faults/script/sends-to-slow-reader", test_script_sends_to_slow_reader);
   g_test_add_func ("/faults/usage/huge-command", test_huge_command);
   return g_test_run ();
 }

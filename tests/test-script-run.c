@@ -2,6 +2,7 @@
  * hand, it sends, expects, captures, loops, controls children through its
  * hooks and gives the verdicts testing demands: an abnormal end fails, an
  * end the script asked for does not, every failure says what happened. */
+#include <gio/gio.h>
 #include <signal.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ typedef struct {
   GString *sent[2];
   gboolean closed[2];
   GString *actions;   /* "start server;", "signal client 15;", … */
+  gboolean full;      /* send: the queue is full, try later */
   gboolean finished;
   char *failure;
 } Recorder;
@@ -21,7 +23,12 @@ static gboolean
 record_send (gpointer data, guint child, const char *text, gsize len, GError **error)
 {
   Recorder *rec = data;
-  (void) error;
+  if (rec->full)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "%s is not reading",
+                   names[child]);
+      return FALSE;
+    }
   g_string_append_len (rec->sent[child], text, len);
   return TRUE;
 }
@@ -560,6 +567,27 @@ test_process_control (void)
   fixture_clear (&f);
 }
 
+/* A send to a child whose input queue is full waits until it has room. */
+static void
+test_send_waits (void)
+{
+  Fixture f;
+  ScriptRunner *r = runner_new (&f, "send client one\nsend client two\n", 1024);
+  f.rec.full = TRUE;
+  script_runner_start (r);
+  g_assert_cmpstr (f.rec.sent[1]->str, ==, "");
+  g_assert_false (f.rec.finished);
+  script_runner_input_room (r, 0); /* the other child */
+  script_runner_input_room (r, 1); /* still full */
+  g_assert_false (f.rec.finished);
+  f.rec.full = FALSE;
+  script_runner_input_room (r, 1);
+  g_assert_true (f.rec.finished);
+  g_assert_null (f.rec.failure);
+  g_assert_cmpstr (f.rec.sent[1]->str, ==, "one\ntwo\n");
+  fixture_clear (&f);
+}
+
 /* The window is bounded: the oldest lines leave it, and the report says
  * how many. */
 static void
@@ -663,6 +691,7 @@ main (int argc, char **argv)
   g_test_add_func ("/script-run/repeat", test_repeat);
   g_test_add_func ("/script-run/repeat-round-trips", test_repeat_round_trips);
   g_test_add_func ("/script-run/process-control", test_process_control);
+  g_test_add_func ("/script-run/send-waits", test_send_waits);
   g_test_add_func ("/script-run/match-max", test_match_max);
   g_test_add_func ("/script-run/too-costly", test_too_costly);
   g_test_add_func ("/script-run/slices", test_slices);
