@@ -201,8 +201,13 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
         fcntl (out[0], F_SETPIPE_SZ, stdout_pipe_size); /* a hint: fine if refused */
     }
 
-  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "PIPE_HARNESS_DIR",
-                                         harness_dir, TRUE);
+  g_auto (GStrv) env = g_get_environ ();
+  for (guint i = 0; c->env != NULL && c->env[i] != NULL; i++)
+    {
+      g_autofree char *name = g_strndup (c->env[i], strcspn (c->env[i], "="));
+      env = g_environ_setenv (env, name, c->env[i] + strlen (name) + 1, TRUE);
+    }
+  env = g_environ_setenv (env, "PIPE_HARNESS_DIR", harness_dir, TRUE);
   /* Nothing interprets escape sequences on our side of the terminal. */
   if (c->pty)
     env = g_environ_setenv (env, "TERM", "dumb", TRUE);
@@ -268,4 +273,5 @@ child_process_clear (ChildProcess *c)
 {
   g_clear_handle_id (&c->watch, g_source_remove);
   g_clear_pointer (&c->argv, g_strfreev);
+  g_clear_pointer (&c->env, g_strfreev);
 }

@@ -22,6 +22,7 @@ struct ChildProcess {
   guint index;
   const char *name;
   char **argv;          /* as run */
+  char **env;           /* "VAR=VALUE" added to its environment, may be NULL */
   gboolean pty;         /* stdin and stdout on a pseudo-terminal */
   GPid pid;             /* 0 until started */
   guint watch;          /* the child watch, until it has exited */

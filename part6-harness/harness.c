@@ -657,12 +657,79 @@ open_fifos (Harness *h, GError **error)
   return TRUE;
 }
 
+/* What ${NAME} in a child's command stands for: a capture of a --ready
+ * pattern, else one of the child's own variables (--env, PORT), else the
+ * environment's. */
+typedef struct {
+  GHashTable *captures;
+  char **env;
+} CommandVars;
+
 static const char *
-lookup_var (const char *name, gpointer data)
+lookup_command_var (const char *name, gpointer data)
 {
-  Harness *h = data;
-  const char *value = g_hash_table_lookup (h->vars, name);
+  CommandVars *vars = data;
+  const char *value = g_hash_table_lookup (vars->captures, name);
+  if (value == NULL)
+    value = g_environ_getenv (vars->env, name);
   return value != NULL ? value : g_getenv (name);
+}
+
+/* With --shell, the shell expands what is not a capture, ${X:-default}
+ * and all: only captures are replaced here, and "$${" becomes "${". */
+static char *
+expand_for_shell (const char *text, GHashTable *captures)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = text; *p != '\0';)
+    {
+      if (g_str_has_prefix (p, "$${"))
+        {
+          g_string_append (out, "${");
+          p += 3;
+          continue;
+        }
+      const char *close = g_str_has_prefix (p, "${") ? strchr (p, '}') : NULL;
+      g_autofree char *name = close ? g_strndup (p + 2, close - p - 2) : NULL;
+      const char *value = name ? g_hash_table_lookup (captures, name) : NULL;
+      if (value != NULL)
+        {
+          g_string_append (out, value);
+          p = close + 1;
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* The child's command with its variables: captures holds the values known
+ * now (or, when checking, the names that will be). */
+static char **
+expand_command (Harness *h, Child *c, GHashTable *captures, GError **error)
+{
+  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  CommandVars vars = { captures, c->proc.env };
+
+  for (guint i = 0; c->command[i] != NULL; i++)
+    {
+      g_autoptr (GString) arg = g_string_new (NULL);
+      g_autoptr (GError) local = NULL;
+      if (h->opt->shell)
+        {
+          g_autofree char *expanded = expand_for_shell (c->command[i], captures);
+          g_string_append (arg, expanded);
+        }
+      else if (!script_expand (c->command[i], EXPAND_PLAIN, lookup_command_var, &vars,
+                               arg, &local))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s",
+                       c->proc.name, local->message);
+          return NULL;
+        }
+      g_strv_builder_add (argv, arg->str);
+    }
+  return g_strv_builder_end (argv);
 }
 
 /* Starts a process of the child: its command with ${var} expanded now. */
@@ -670,22 +737,12 @@ static gboolean
 spawn_child (Harness *h, Child *c, GError **error)
 {
   ChildPipes pipes;
-  g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
+  char **argv = expand_command (h, c, h->vars, error);
 
-  for (guint i = 0; c->command[i] != NULL; i++)
-    {
-      g_autoptr (GString) arg = g_string_new (NULL);
-      g_autoptr (GError) local = NULL;
-      if (!script_expand (c->command[i], EXPAND_PLAIN, lookup_var, h, arg, &local))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s: %s",
-                       c->proc.name, local->message);
-          return FALSE;
-        }
-      g_strv_builder_add (argv, arg->str);
-    }
+  if (argv == NULL)
+    return FALSE;
   g_strfreev (c->proc.argv);
-  c->proc.argv = g_strv_builder_end (argv);
+  c->proc.argv = argv;
 
   retire_streams (h, c);
   child_process_reset (&c->proc);
@@ -806,15 +863,9 @@ compile_ready (Harness *h, GStrvBuilder *vars, GError **error)
   return TRUE;
 }
 
-static const char *
-lookup_known (const char *name, gpointer data)
-{
-  GHashTable *known = data;
-  return g_hash_table_contains (known, name) ? "" : g_getenv (name);
-}
-
 /* Every ${var} of a command must be captured by the ready pattern of a
- * child started before it, or be in the environment. */
+ * child started before it, be one of its own variables, or be in the
+ * environment. */
 static gboolean
 check_commands (Harness *h, GError **error)
 {
@@ -822,23 +873,19 @@ check_commands (Harness *h, GError **error)
   for (guint i = 0; i < h->n_children; i++)
     {
       Child *c = &h->children[i];
-      for (guint a = 0; c->command[a] != NULL; a++)
+      g_autoptr (GError) local = NULL;
+      g_auto (GStrv) argv = expand_command (h, c, known, &local);
+      if (argv == NULL)
         {
-          g_autoptr (GString) ignored = g_string_new (NULL);
-          g_autoptr (GError) local = NULL;
-          if (!script_expand (c->command[a], EXPAND_PLAIN, lookup_known, known,
-                              ignored, &local))
-            {
-              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "%s: %s (a variable of a command comes from the --ready "
-                           "pattern of a child before it, or the environment)",
-                           c->proc.name, local->message);
-              return FALSE;
-            }
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "%s (a variable of a command comes from the --ready "
+                       "pattern of a child before it, or the environment)",
+                       local->message);
+          return FALSE;
         }
       const char *const *groups = c->ready ? pattern_group_names (c->ready) : NULL;
       for (guint g = 0; groups != NULL && groups[g] != NULL; g++)
-        g_hash_table_add (known, (gpointer) groups[g]);
+        g_hash_table_insert (known, (gpointer) groups[g], (gpointer) "");
     }
   return TRUE;
 }
@@ -1012,6 +1059,13 @@ harness_run (const HarnessOptions *opt)
       h->children[i].input.fifo.read_fd = h->children[i].input.fifo.keep_fd = -1;
       h->children[i].held = opt->hold != NULL &&
         g_strv_contains ((const char *const *) opt->hold, opt->names[i]);
+      h->children[i].proc.env = g_strdupv (opt->env);
+      if (opt->port_base > 0)
+        {
+          g_autofree char *port = g_strdup_printf ("%d", opt->port_base + 100 * (int) i);
+          h->children[i].proc.env = g_environ_setenv (h->children[i].proc.env, "PORT",
+                                                      port, TRUE);
+        }
     }
 
   /* A reader of our stdout going away is an EPIPE to handle, not a death. */

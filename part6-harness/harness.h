@@ -46,6 +46,8 @@ typedef struct {
   gint64 ready_timeout_us;
   char **hold;           /* names of children not started at launch, may be NULL */
   gsize match_max;       /* bytes of lines an expect searches, per child */
+  char **env;            /* "VAR=VALUE" for every child (--env), may be NULL */
+  int port_base;         /* > 0: child i gets PORT = port_base + 100 i */
 } HarnessOptions;
 
 /* Runs everything; returns the exit status (errors already reported). */

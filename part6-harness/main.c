@@ -241,6 +241,66 @@ take_procfile (HarnessOptions *opt, const char *procfile, const char *names,
   return procfile_load (procfile, &opt->names, &opt->commands, error);
 }
 
+/* The environment file: env_file if given, else with a Procfile the .env
+ * beside it, if there is one (unless no_env). */
+static gboolean
+take_env_file (HarnessOptions *opt, const char *env_file, gboolean no_env,
+               const char *procfile, GError **error)
+{
+  g_autofree char *beside = NULL;
+
+  if (env_file != NULL && no_env)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--env and --no-env go against each other");
+      return FALSE;
+    }
+  if (env_file == NULL && !no_env && procfile != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (procfile);
+      beside = g_build_filename (dir, ".env", NULL);
+      if (g_file_test (beside, G_FILE_TEST_EXISTS))
+        env_file = beside;
+    }
+  return env_file == NULL || dotenv_load (env_file, &opt->env, error);
+}
+
+/* With a Procfile, each child gets PORT as foreman gives it: from
+ * --port-base, else PORT (the .env's, then ours), else 5000; then 100 more
+ * for each child after the first. */
+static gboolean
+take_port_base (HarnessOptions *opt, const char *port_base, const char *procfile,
+                GError **error)
+{
+  const char *text = port_base;
+  guint64 base;
+
+  if (procfile == NULL)
+    {
+      if (port_base != NULL)
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--port-base goes with --procfile");
+      return port_base == NULL;
+    }
+  if (text == NULL)
+    text = g_environ_getenv (opt->env, "PORT");
+  if (text == NULL)
+    text = g_getenv ("PORT");
+  if (text == NULL)
+    text = "5000";
+  if (!g_ascii_string_to_unsigned (text, 10, 1, 65535, &base, NULL) ||
+      base + 100 * (g_strv_length (opt->commands) - 1) > 65535)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: '%s' is not a port for %u children (1 to 65535, 100 apart)",
+                   port_base != NULL ? "--port-base" : "PORT", text,
+                   g_strv_length (opt->commands));
+      return FALSE;
+    }
+  opt->port_base = (int) base;
+  return TRUE;
+}
+
 static void
 clear_options (HarnessOptions *opt)
 {
@@ -249,6 +309,7 @@ clear_options (HarnessOptions *opt)
   g_strfreev (opt->fifos);
   g_strfreev (opt->pty);
   g_strfreev (opt->ready);
+  g_strfreev (opt->env);
   g_strfreev (opt->hold);
   g_free (opt->fifo_dir);
   g_free (opt->script);
@@ -276,6 +337,9 @@ main (int argc, char **argv)
   g_autofree char *match_max = NULL;
   g_autofree char *color = NULL;
   g_autofree char *procfile = NULL;
+  g_autofree char *env_file = NULL;
+  g_autofree char *port_base = NULL;
+  gboolean no_env = FALSE;
   gboolean quiet = FALSE, version = FALSE;
   g_autoptr (GError) error = NULL;
   int status;
@@ -288,6 +352,14 @@ main (int argc, char **argv)
       "Names of the children, comma-separated (default: A,B,C,…)", "NAME,…" },
     { "procfile", 'f', 0, G_OPTION_ARG_FILENAME, &procfile,
       "Take the children from FILE, one 'name: command' a line", "FILE" },
+    { "env", 'e', 0, G_OPTION_ARG_FILENAME, &env_file,
+      "Add the VAR=VALUE lines of FILE to every child's environment "
+      "(default with --procfile: the .env beside it)", "FILE" },
+    { "no-env", 0, 0, G_OPTION_ARG_NONE, &no_env,
+      "Do not read the .env beside the Procfile", NULL },
+    { "port-base", 0, 0, G_OPTION_ARG_STRING, &port_base,
+      "With --procfile, PORT for the first child (default: $PORT, else 5000), "
+      "100 more for each next", "N" },
     { "shell", 0, 0, G_OPTION_ARG_NONE, &opt.shell,
       "Run each COMMAND with /bin/sh -c", NULL },
     { "pty", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, pty_callback.data,
@@ -370,6 +442,9 @@ main (int argc, char **argv)
     }
   split_hold (&opt);
   if (procfile != NULL && !take_procfile (&opt, procfile, names, &error))
+    ;
+  else if (!take_env_file (&opt, env_file, no_env, procfile, &error) ||
+           (opt.commands != NULL && !take_port_base (&opt, port_base, procfile, &error)))
     ;
   else if (opt.commands == NULL)
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -1,4 +1,4 @@
-/* procfile: reading children from a Procfile; see procfile.h. */
+/* procfile: reading a Procfile and a .env file; see procfile.h. */
 #include "procfile.h"
 
 #include <gio/gio.h>
@@ -71,4 +71,116 @@ procfile_load (const char *path, GStrv *names, GStrv *commands, GError **error)
   if (!g_file_get_contents (path, &text, &length, error))
     return FALSE;
   return procfile_parse (path, text, length, names, commands, error);
+}
+
+/* A double-quoted value, from just after its opening quote: escapes
+ * decoded; NULL if it does not close. */
+static char *
+double_quoted (const char *p, const char **end)
+{
+  g_autoptr (GString) value = g_string_new (NULL);
+  for (; *p != '\0' && *p != '"'; p++)
+    {
+      if (*p != '\\' || p[1] == '\0')
+        {
+          g_string_append_c (value, *p);
+          continue;
+        }
+      p++;
+      switch (*p)
+        {
+        case 'n': g_string_append_c (value, '\n'); break;
+        case 't': g_string_append_c (value, '\t'); break;
+        case 'r': g_string_append_c (value, '\r'); break;
+        default: g_string_append_c (value, *p); break;
+        }
+    }
+  if (*p != '"')
+    return NULL;
+  *end = p + 1;
+  return g_string_free (g_steal_pointer (&value), FALSE);
+}
+
+gboolean
+dotenv_parse (const char *path, const char *text, gsize length, GStrv *env,
+              GError **error)
+{
+  g_auto (GStrv) entries = g_new0 (char *, 1);
+  const char *end = text + length;
+  guint line_no = 0;
+
+  for (const char *p = text; p < end;)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      g_autofree char *line = g_strndup (p, (nl ? nl : end) - p);
+      p = nl ? nl + 1 : end;
+      line_no++;
+
+      g_strstrip (line);
+      const char *s = line;
+      if (*s == '\0' || *s == '#')
+        continue;
+      if (g_str_has_prefix (s, "export ") || g_str_has_prefix (s, "export\t"))
+        s = g_strchug ((char *) s + 7);
+      const char *eq = strchr (s, '=');
+      gsize name_len = eq ? (gsize) (eq - s) : 0;
+      while (name_len > 0 && g_ascii_isspace (s[name_len - 1]))
+        name_len--;
+      gboolean valid = name_len > 0 && !g_ascii_isdigit (s[0]);
+      for (gsize i = 0; valid && i < name_len; i++)
+        valid = g_ascii_isalnum (s[i]) || s[i] == '_';
+      if (!valid)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "%s:%u: expected VAR=VALUE (a name is letters, digits and _)",
+                       path, line_no);
+          return FALSE;
+        }
+      g_autofree char *name = g_strndup (s, name_len);
+      const char *v = eq + 1;
+      while (*v == ' ' || *v == '\t')
+        v++;
+      g_autofree char *value = NULL;
+      const char *after = NULL;
+      if (*v == '"')
+        value = double_quoted (v + 1, &after);
+      else if (*v == '\'')
+        {
+          const char *close = strchr (v + 1, '\'');
+          if (close != NULL)
+            {
+              value = g_strndup (v + 1, close - v - 1);
+              after = close + 1;
+            }
+        }
+      else
+        {
+          const char *comment = strstr (v, " #");
+          value = g_strstrip (g_strndup (v, comment ? (gsize) (comment - v) : strlen (v)));
+          after = v + strlen (v);
+        }
+      while (after != NULL && (*after == ' ' || *after == '\t'))
+        after++;
+      if (value == NULL || (*after != '\0' && *after != '#'))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "%s:%u: the value of %s %s", path, line_no, name,
+                       value == NULL ? "has no closing quote"
+                                     : "goes on after its closing quote");
+          return FALSE;
+        }
+      entries = g_environ_setenv (entries, name, value, TRUE);
+    }
+  *env = g_steal_pointer (&entries);
+  return TRUE;
+}
+
+gboolean
+dotenv_load (const char *path, GStrv *env, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize length;
+  if (!g_file_get_contents (path, &text, &length, error))
+    return FALSE;
+  return dotenv_parse (path, text, length, env, error);
 }

@@ -373,6 +373,64 @@ test_procfile (void)
   run_clear (&run);
 }
 
+/* A Procfile and the .env beside it, unchanged from foreman: every child
+ * gets the .env's variables and its own PORT, 100 apart; the shell expands
+ * its forms, ${X:-default} included. */
+static void
+test_procfile_env (void)
+{
+  Run run;
+  const char *procfile = "web: echo web $PORT ${DATABASE_URL} ${MISSING:-fallback}\n"
+                         "worker: echo worker $PORT \"$GREETING\" \"$QUOTED\"\n";
+  run_init (&run);
+  write_file (run.tmp, "Procfile", procfile);
+  write_file (run.tmp, ".env", "# settings\n"
+                               "DATABASE_URL=postgres://localhost/dev # a comment\n"
+                               "export GREETING=\"hi\\tthere\"\n"
+                               "QUOTED='a \"b\" c'\n");
+  run_start (&run, "--wait-all", "--procfile", "Procfile");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "web: web 5000 postgres://localhost/dev fallback\n"));
+  g_assert_nonnull (strstr (run_out (&run), "worker: worker 5100 hi\tthere a \"b\" c\n"));
+  run_clear (&run);
+
+  /* --port-base, and --no-env; PORT from the environment is the base too. */
+  run_init (&run);
+  write_file (run.tmp, "Procfile", procfile);
+  write_file (run.tmp, ".env", "DATABASE_URL=x\n");
+  run_start (&run, "--wait-all", "--no-env", "--port-base", "7000", "--procfile", "Procfile");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "web: web 7000 fallback\n"));
+  g_assert_nonnull (strstr (run_out (&run), "worker: worker 7100"));
+  run_clear (&run);
+
+  run_init (&run);
+  write_file (run.tmp, "Procfile", procfile);
+  run_start_full (&run, (const char *[]) { "PORT=8000", NULL },
+                  (const char *[]) { "--wait-all", "--procfile", "Procfile", NULL });
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "worker: worker 8100"));
+  run_clear (&run);
+
+  /* --env without a Procfile: ${VAR} in a command comes from it too. */
+  run_init (&run);
+  write_file (run.tmp, "vars.env", "WORD=bird\n");
+  run_start (&run, "--env", "vars.env", "echo the ${WORD}");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_nonnull (strstr (run_out (&run), "A: the bird\n"));
+  run_clear (&run);
+
+  /* A malformed .env is refused, naming its line. */
+  run_init (&run);
+  write_file (run.tmp, "Procfile", procfile);
+  write_file (run.tmp, ".env", "A=1\nB=\"unclosed\n");
+  run_start (&run, "--procfile", "Procfile");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_cmpstr (run_err (&run), ==, "pipe-harness: ./.env:2: the value of B has no "
+                                       "closing quote\n");
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* The main job, and what is installed */
 
@@ -451,11 +509,16 @@ test_version_and_help (void)
   g_assert_cmpuint (g_strv_length (list), >=, 19);
 
   g_autofree char *man_path = g_build_filename (SOURCE_ROOT, "part6-harness", "pipe-harness.1.in", NULL);
-  g_autofree char *completion_path = g_build_filename (SOURCE_ROOT, "part6-harness",
-                                                       "pipe-harness.bash-completion", NULL);
-  g_autofree char *man = NULL, *completion = NULL;
+  g_autofree char *man = NULL;
   g_assert_true (g_file_get_contents (man_path, &man, NULL, NULL));
-  g_assert_true (g_file_get_contents (completion_path, &completion, NULL, NULL));
+  const char *shells[] = { "bash", "zsh", "fish" };
+  char *completions[G_N_ELEMENTS (shells)];
+  for (guint s = 0; s < G_N_ELEMENTS (shells); s++)
+    {
+      g_autofree char *file = g_strdup_printf ("pipe-harness.%s-completion", shells[s]);
+      g_autofree char *path = g_build_filename (SOURCE_ROOT, "part6-harness", file, NULL);
+      g_assert_true (g_file_get_contents (path, &completions[s], NULL, NULL));
+    }
   for (guint i = 0; list[i] != NULL; i++)
     {
       /* roff writes each minus as \- */
@@ -465,12 +528,18 @@ test_version_and_help (void)
           g_string_append (man_form, "\\-");
         else
           g_string_append_c (man_form, *c);
-      g_autofree char *completion_form = g_strdup_printf ("--%s", list[i]);
       if (strstr (man, man_form->str) == NULL)
         g_error ("the man page does not describe --%s", list[i]);
-      if (strstr (completion, completion_form) == NULL)
-        g_error ("the bash completion does not offer --%s", list[i]);
+      /* "--name" in bash's and zsh's, "-l name" in fish's */
+      for (guint s = 0; s < G_N_ELEMENTS (shells); s++)
+        {
+          g_autofree char *form = g_strdup_printf (s == 2 ? "-l %s " : "--%s", list[i]);
+          if (strstr (completions[s], form) == NULL)
+            g_error ("the %s completion does not offer --%s", shells[s], list[i]);
+        }
     }
+  for (guint s = 0; s < G_N_ELEMENTS (shells); s++)
+    g_free (completions[s]);
 }
 
 static void
@@ -533,6 +602,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/stdin/routing", test_stdin_routing);
   g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
   g_test_add_func ("/features/procfile", test_procfile);
+  g_test_add_func ("/features/procfile-env", test_procfile_env);
   g_test_add_func ("/features/main-job", test_main_job);
   g_test_add_func ("/features/kv-two-clients", test_kv_two_clients);
   g_test_add_func ("/features/version-and-help", test_version_and_help);
