@@ -4,6 +4,24 @@
 #include <gio/gio.h>
 #include <string.h>
 
+/* The next line from *p that is neither blank nor a # comment, stripped of
+ * blanks (newly allocated), its number in *line_no; NULL at the end. */
+static char *
+next_line (const char **p, const char *end, guint *line_no)
+{
+  while (*p < end)
+    {
+      const char *nl = memchr (*p, '\n', end - *p);
+      char *line = g_strstrip (g_strndup (*p, (nl ? nl : end) - *p));
+      *p = nl ? nl + 1 : end;
+      ++*line_no;
+      if (*line != '\0' && *line != '#')
+        return line;
+      g_free (line);
+    }
+  return NULL;
+}
+
 gboolean
 procfile_parse (const char *path, const char *text, gsize length,
                 GStrv *names, GStrv *commands, GError **error)
@@ -11,19 +29,13 @@ procfile_parse (const char *path, const char *text, gsize length,
   g_autoptr (GStrvBuilder) name_list = g_strv_builder_new ();
   g_autoptr (GStrvBuilder) command_list = g_strv_builder_new ();
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  const char *end = text + length;
+  const char *p = text, *end = text + length;
   guint line_no = 0;
+  char *line;
 
-  for (const char *p = text; p < end;)
+  while ((line = next_line (&p, end, &line_no)) != NULL)
     {
-      const char *nl = memchr (p, '\n', end - p);
-      g_autofree char *line = g_strndup (p, (nl ? nl : end) - p);
-      p = nl ? nl + 1 : end;
-      line_no++;
-
-      g_strstrip (line);
-      if (*line == '\0' || *line == '#')
-        continue;
+      g_autofree char *owned = line;
       const char *colon = strchr (line, ':');
       g_autofree char *name = colon ? g_strndup (line, colon - line) : NULL;
       gboolean valid = name != NULL && *name != '\0' && strlen (name) <= 64;
@@ -106,20 +118,14 @@ dotenv_parse (const char *path, const char *text, gsize length, GStrv *env,
               GError **error)
 {
   g_auto (GStrv) entries = g_new0 (char *, 1);
-  const char *end = text + length;
+  const char *p = text, *end = text + length;
   guint line_no = 0;
+  char *line;
 
-  for (const char *p = text; p < end;)
+  while ((line = next_line (&p, end, &line_no)) != NULL)
     {
-      const char *nl = memchr (p, '\n', end - p);
-      g_autofree char *line = g_strndup (p, (nl ? nl : end) - p);
-      p = nl ? nl + 1 : end;
-      line_no++;
-
-      g_strstrip (line);
+      g_autofree char *owned = line;
       const char *s = line;
-      if (*s == '\0' || *s == '#')
-        continue;
       if (g_str_has_prefix (s, "export ") || g_str_has_prefix (s, "export\t"))
         s = g_strchug ((char *) s + 7);
       const char *eq = strchr (s, '=');
