@@ -46,6 +46,8 @@ typedef struct {
   gint64 ready_timeout_us;
   char **hold;           /* names of children not started at launch, may be NULL */
   gsize match_max;       /* bytes of lines an expect searches, per child */
+  gint64 timeout_us;     /* the whole run, then it fails (0: no limit) */
+  gboolean script_is_test_file; /* script is a .pht file: skip its header */
 } HarnessOptions;
 
 /* Runs everything; returns the exit status (errors already reported). */
