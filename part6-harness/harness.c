@@ -825,7 +825,8 @@ on_run_timeout (gpointer data)
 {
   Harness *h = data;
   g_autofree char *limit = g_strdup_printf ("%.3g s", (double) h->opt->timeout_us / G_USEC_PER_SEC);
-  g_autofree char *why = g_strdup_printf ("the run did not finish within %s", limit);
+  g_autofree char *why = g_strdup_printf ("the %s did not finish within %s",
+                                          h->opt->script_is_test_file ? "test" : "run", limit);
 
   h->run_timer = 0;
   if (h->ending)
