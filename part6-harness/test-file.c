@@ -124,6 +124,9 @@ typedef struct {
   GPtrArray *vars;
   GHashTable *env_values; /* VAR → VALUE of the env lines so far */
   GHashTable *known;      /* variables a command may use besides ours */
+  GPtrArray *references;  /* "LINE KEYWORD NAME": children named */
+  GArray *child_lines;    /* guint: the line of each child */
+  GPtrArray *ready_patterns; /* Pattern, as hp->ready */
 } HeaderParser;
 
 static gboolean G_GNUC_PRINTF (3, 4)
@@ -168,22 +171,30 @@ has_string (GPtrArray *array, const char *text)
   return FALSE;
 }
 
-/* A child named by a ready, hold or pty line must be declared above it. */
-static gboolean
-check_declared (HeaderParser *hp, const char *keyword, const char *name,
-                GError **error)
+/* A child named by a ready, hold or pty line: checked once the whole
+ * header is read (the child line may come after it). */
+static void
+refer_to (HeaderParser *hp, const char *keyword, const char *name)
 {
-  if (has_string (hp->names, name))
-    return TRUE;
-  if (hp->names->len == 0)
-    return header_fail (hp, error, "%s: there is no child named '%s' (a child "
-                        "line must come before the lines that name it)",
-                        keyword, name);
-  g_ptr_array_add (hp->names, NULL);
-  g_autofree char *known = g_strjoinv (", ", (char **) hp->names->pdata);
-  g_ptr_array_remove_index (hp->names, hp->names->len - 1);
-  return header_fail (hp, error, "%s: there is no child named '%s' above this "
-                      "line (the children are %s)", keyword, name, known);
+  g_ptr_array_add (hp->references, g_strdup_printf ("%u %s %s", hp->line_no, keyword, name));
+}
+
+static gboolean
+check_references (HeaderParser *hp, GError **error)
+{
+  for (guint i = 0; i < hp->references->len; i++)
+    {
+      g_auto (GStrv) ref = g_strsplit (g_ptr_array_index (hp->references, i), " ", 3);
+      if (has_string (hp->names, ref[2]))
+        continue;
+      hp->line_no = (guint) g_ascii_strtoull (ref[0], NULL, 10);
+      g_ptr_array_add (hp->names, NULL);
+      g_autofree char *known = g_strjoinv (", ", (char **) hp->names->pdata);
+      g_ptr_array_remove_index (hp->names, hp->names->len - 1);
+      return header_fail (hp, error, "%s: there is no child named '%s' (the "
+                          "children are %s)", ref[1], ref[2], known);
+    }
+  return TRUE;
 }
 
 static const char *
@@ -222,13 +233,7 @@ parse_child_line (HeaderParser *hp, const char *rest, GError **error)
                         "and -)", name);
   if (has_string (hp->names, name))
     return header_fail (hp, error, "there is already a child named '%s'", name);
-
-  g_autoptr (GString) ignored = g_string_new (NULL);
-  g_autoptr (GError) local = NULL;
-  if (!script_expand (command, EXPAND_PLAIN, lookup_command_var, hp, ignored, &local))
-    return header_fail (hp, error, "%s (a variable of a command comes from "
-                        "the ready pattern of a child above it, an env line, "
-                        "${TEST_DIR} or the environment)", local->message);
+  g_array_append_val (hp->child_lines, hp->line_no);
   g_ptr_array_add (hp->names, g_steal_pointer (&name));
   g_ptr_array_add (hp->commands, g_strdup (command));
   return TRUE;
@@ -242,8 +247,7 @@ parse_ready_line (HeaderParser *hp, const char *rest, GError **error)
 
   if (*name == '\0')
     return header_fail (hp, error, "ready needs a child name and a /REGEX/");
-  if (!check_declared (hp, "ready", name, error))
-    return FALSE;
+  refer_to (hp, "ready", name);
   for (guint i = 0; i < hp->ready->len; i++)
     {
       const char *entry = g_ptr_array_index (hp->ready, i);
@@ -270,11 +274,9 @@ parse_ready_line (HeaderParser *hp, const char *rest, GError **error)
     return header_fail (hp, error, "bad regex /%s/: %s", source, local->message);
   const char *const *groups = pattern_group_names (pattern);
   for (guint g = 0; groups[g] != NULL; g++)
-    {
-      g_hash_table_add (hp->known, g_strdup (groups[g]));
-      g_ptr_array_add (hp->vars, g_strdup (groups[g]));
-    }
+    g_ptr_array_add (hp->vars, g_strdup (groups[g]));
   g_ptr_array_add (hp->ready, g_strdup_printf ("%s=/%s/", name, source));
+  g_ptr_array_add (hp->ready_patterns, g_steal_pointer (&pattern));
   return TRUE;
 }
 
@@ -292,8 +294,7 @@ parse_names_line (HeaderParser *hp, const char *keyword, const char *rest,
     {
       if (*words[i] == '\0')
         continue;
-      if (!check_declared (hp, keyword, words[i], error))
-        return FALSE;
+      refer_to (hp, keyword, words[i]);
       if (!has_string (into, words[i]))
         g_ptr_array_add (into, g_strdup (words[i]));
       count++;
@@ -341,6 +342,37 @@ parse_env_line (HeaderParser *hp, const char *rest, GError **error)
   g_ptr_array_add (hp->env, g_strdup_printf ("%s=%s", var, value->str));
   g_hash_table_insert (hp->env_values, g_steal_pointer (&var),
                        g_string_free (g_steal_pointer (&value), FALSE));
+  return TRUE;
+}
+
+/* Every ${var} of a command is captured by the ready pattern of a child
+ * started before it, or set by an env line or the environment. */
+static gboolean
+check_commands (HeaderParser *hp, GError **error)
+{
+  for (guint i = 0; i < hp->names->len; i++)
+    {
+      const char *command = g_ptr_array_index (hp->commands, i);
+      g_autoptr (GString) ignored = g_string_new (NULL);
+      g_autoptr (GError) local = NULL;
+      if (!script_expand (command, EXPAND_PLAIN, lookup_command_var, hp, ignored, &local))
+        {
+          hp->line_no = g_array_index (hp->child_lines, guint, i);
+          return header_fail (hp, error, "%s (a variable of a command comes from "
+                              "the ready pattern of a child before it, an env "
+                              "line, ${TEST_DIR} or the environment)", local->message);
+        }
+      for (guint r = 0; r < hp->ready->len; r++)
+        {
+          const char *entry = g_ptr_array_index (hp->ready, r);
+          const char *name = g_ptr_array_index (hp->names, i);
+          if (!g_str_has_prefix (entry, name) || entry[strlen (name)] != '=')
+            continue;
+          const char *const *groups = pattern_group_names (g_ptr_array_index (hp->ready_patterns, r));
+          for (guint g = 0; groups[g] != NULL; g++)
+            g_hash_table_add (hp->known, g_strdup (groups[g]));
+        }
+    }
   return TRUE;
 }
 
@@ -399,6 +431,9 @@ test_file_parse (const char *path, const char *text, gsize length, GError **erro
     .vars = g_ptr_array_new_with_free_func (g_free),
     .env_values = env_values,
     .known = known,
+    .references = g_ptr_array_new_with_free_func (g_free),
+    .child_lines = g_array_new (FALSE, FALSE, sizeof (guint)),
+    .ready_patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) pattern_free),
   };
   LineReader lines = { text, text + length, 0 };
   char *line;
@@ -422,6 +457,10 @@ test_file_parse (const char *path, const char *text, gsize length, GError **erro
   if (ok && hp.names->len == 0)
     ok = header_fail (&hp, error, "the test runs no child: its header needs a "
                       "'child NAME COMMAND' line before the first step");
+  ok = ok && check_references (&hp, error) && check_commands (&hp, error);
+  g_ptr_array_unref (hp.references);
+  g_array_unref (hp.child_lines);
+  g_ptr_array_unref (hp.ready_patterns);
 
   test->names = steal_strv (hp.names);
   test->commands = steal_strv (hp.commands);
