@@ -344,7 +344,10 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   g_set_prgname ("pipe-harness");
   if (argc > 1 && strcmp (argv[1], "test") == 0)
-    return test_runner_main (argc - 1, argv + 1);
+    {
+      g_option_group_unref (group);
+      return test_runner_main (argc - 1, argv + 1);
+    }
   g_option_context_set_summary (context,
     "Start each COMMAND as a child process, print every line it writes marked\n"
     "with its name (\"NAME: line\", \"NAME! line\" from stderr), feed it the\n"
@@ -356,6 +359,9 @@ main (int argc, char **argv)
     "else the status of the first that did not; 2 bad usage or refused path;\n"
     "3 a script step failed; 127 a command could not be started;\n"
     "128+N after signal N; 141 when stdout's reader went away.\n"
+    "\n"
+    "pipe-harness test [OPTION…] FILE|DIR… runs a suite of .pht test files\n"
+    "(see pipe-harness test --help).\n"
     "\n"
     "See pipe-harness(1) for the script language and examples.");
   g_option_group_add_entries (group, entries);
