@@ -19,6 +19,7 @@
 #include "script-run.h"
 #include "script.h"
 #include "stream.h"
+#include "test-file.h"
 
 #define STREAM_BUFFER_SIZE (256 * 1024)
 /* The stdout pipes of all children together ask for at most this much
@@ -74,6 +75,7 @@ typedef struct {
   gboolean done;        /* nothing left to wait for */
   guint kill_timer;
   guint abandon_timer;
+  guint run_timer;      /* --timeout */
 } Harness;
 
 static void continue_ending (Harness *h);
@@ -890,6 +892,29 @@ check_commands (Harness *h, GError **error)
   return TRUE;
 }
 
+/* --timeout: the run took too long.  A script fails, with what every
+ * child printed last; without one, the run ends as failed all the same. */
+static gboolean
+on_run_timeout (gpointer data)
+{
+  Harness *h = data;
+  g_autofree char *limit = g_strdup_printf ("%.3g s", (double) h->opt->timeout_us / G_USEC_PER_SEC);
+  g_autofree char *why = g_strdup_printf ("the %s did not finish within %s",
+                                          h->opt->script_is_test_file ? "test" : "run", limit);
+
+  h->run_timer = 0;
+  if (h->ending)
+    return G_SOURCE_REMOVE;
+  if (script_active (h))
+    script_runner_abort_all (h->runner, why);
+  else
+    {
+      report_error ("%s", why);
+      harness_end (h, EXIT_SCRIPT_FAILED);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static int
 start (Harness *h)
 {
@@ -904,8 +929,9 @@ start (Harness *h)
   g_auto (GStrv) vars = g_strv_builder_end (vars_builder);
   if (h->opt->script != NULL)
     {
-      h->script = script_load (h->opt->script, (const char *const *) h->opt->names,
-                               (const char *const *) vars, &error);
+      h->script = (h->opt->script_is_test_file ? test_file_load_steps : script_load)
+        (h->opt->script, (const char *const *) h->opt->names,
+         (const char *const *) vars, &error);
       if (h->script == NULL)
         {
           report_error ("%s", error->message);
@@ -955,6 +981,8 @@ start (Harness *h)
                                      h->vars, h->opt->match_max, &hooks, h);
     }
   output_watch_lines (h->output, h->runner != NULL || h->opt->ready != NULL);
+  if (h->opt->timeout_us > 0)
+    h->run_timer = g_timeout_add (h->opt->timeout_us / 1000, on_run_timeout, h);
   launch_next (h);
   return -1;
 }
@@ -969,6 +997,7 @@ clean_up (Harness *h)
   g_clear_handle_id (&h->kill_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
   g_clear_handle_id (&h->ready_timer, g_source_remove);
+  g_clear_handle_id (&h->run_timer, g_source_remove);
   g_clear_pointer (&h->runner, script_runner_free);
   g_clear_pointer (&h->script, script_free);
   for (guint i = 0; i < h->n_children; i++)

@@ -48,6 +48,8 @@ typedef struct {
   gsize match_max;       /* bytes of lines an expect searches, per child */
   char **env;            /* "VAR=VALUE" for every child (--env), may be NULL */
   int port_base;         /* > 0: child i gets PORT = port_base + 100 i */
+  gint64 timeout_us;     /* the whole run, then it fails (0: no limit) */
+  gboolean script_is_test_file; /* script is a .pht file: skip its header */
 } HarnessOptions;
 
 /* Runs everything; returns the exit status (errors already reported). */

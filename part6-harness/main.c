@@ -18,6 +18,7 @@
 #include "report.h"
 #include "script-run.h"
 #include "script.h"
+#include "test-runner.h"
 
 static gboolean
 valid_name (const char *name)
@@ -333,6 +334,7 @@ main (int argc, char **argv)
   HarnessOptions opt = { 0 };
   g_autofree char *names = NULL;
   g_autofree char *kill_timeout = NULL;
+  g_autofree char *timeout = NULL;
   g_autofree char *ready_timeout = NULL;
   g_autofree char *match_max = NULL;
   g_autofree char *color = NULL;
@@ -387,6 +389,8 @@ main (int argc, char **argv)
       "Run until every child has exited (default: until the first does)", NULL },
     { "kill-timeout", 0, 0, G_OPTION_ARG_STRING, &kill_timeout,
       "Time between SIGTERM and SIGKILL when stopping (default: 2s)", "T" },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout,
+      "Fail the run (status 3) if it has not ended after T (default: no limit)", "T" },
     { "merge-stderr", 0, 0, G_OPTION_ARG_NONE, &opt.merge_stderr,
       "Mark stderr lines like stdout lines (NAME: instead of NAME!)", NULL },
     { "timestamps", 'T', 0, G_OPTION_ARG_NONE, &opt.timestamps,
@@ -411,6 +415,11 @@ main (int argc, char **argv)
   open_standard_fds ();
   setlocale (LC_ALL, "");
   g_set_prgname ("pipe-harness");
+  if (argc > 1 && strcmp (argv[1], "test") == 0)
+    {
+      g_option_group_unref (group);
+      return test_runner_main (argc - 1, argv + 1);
+    }
   g_option_context_set_summary (context,
     "Start each COMMAND as a child process, print every line it writes marked\n"
     "with its name (\"NAME: line\", \"NAME! line\" from stderr), feed it the\n"
@@ -422,6 +431,9 @@ main (int argc, char **argv)
     "else the status of the first that did not; 2 bad usage or refused path;\n"
     "3 a script step failed; 127 a command could not be started;\n"
     "128+N after signal N; 141 when stdout's reader went away.\n"
+    "\n"
+    "pipe-harness test [OPTION…] FILE|DIR… runs a suite of .pht test files\n"
+    "(see pipe-harness test --help).\n"
     "\n"
     "See pipe-harness(1) for the script language and examples.");
   g_option_group_add_entries (group, entries);
@@ -461,6 +473,7 @@ main (int argc, char **argv)
       !check_child_names (&opt, "--hold", opt.hold, &error) ||
       !check_duration ("--kill-timeout", kill_timeout, 2 * G_USEC_PER_SEC,
                        &opt.kill_timeout_us, &error) ||
+      !check_duration ("--timeout", timeout, 0, &opt.timeout_us, &error) ||
       !check_duration ("--ready-timeout", ready_timeout, 10 * G_USEC_PER_SEC,
                        &opt.ready_timeout_us, &error) ||
       !check_match_max (&opt, match_max, &error))

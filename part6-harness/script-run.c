@@ -254,8 +254,10 @@ current_step (ScriptRunner *r)
   return g_ptr_array_index (r->script->steps, r->pos);
 }
 
+#define EVERY_CHILD (-2)
+
 /* Fails the script: at step (NULL: before the first or after the last), with
- * the lines of child (-1: that of the step, if any). */
+ * the lines of child (-1: that of the step, if any; EVERY_CHILD: all). */
 static void G_GNUC_PRINTF (4, 5)
 fail_with (ScriptRunner *r, const ScriptStep *step, int child, const char *format, ...)
 {
@@ -277,6 +279,8 @@ fail_with (ScriptRunner *r, const ScriptStep *step, int child, const char *forma
     child = step->child;
   if (child >= 0)
     append_last_lines (r, report, child);
+  for (guint i = 0; child == EVERY_CHILD && i < r->n_children; i++)
+    append_last_lines (r, report, i);
 
   end_wait (r);
   g_clear_handle_id (&r->advance_idle, g_source_remove);
@@ -312,6 +316,12 @@ void
 script_runner_abort (ScriptRunner *r, const char *why)
 {
   fail (r, current_step (r), "%s", why);
+}
+
+void
+script_runner_abort_all (ScriptRunner *r, const char *why)
+{
+  fail_with (r, r->started ? current_step (r) : NULL, EVERY_CHILD, "%s", why);
 }
 
 /* ------------------------------------------------------------------ */

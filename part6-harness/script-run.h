@@ -75,3 +75,6 @@ void script_runner_set_var (ScriptRunner *runner, const char *name,
 /* Something the harness watches went wrong (a child not up in time): the
  * script fails with why, at the step that runs. */
 void script_runner_abort (ScriptRunner *runner, const char *why);
+/* The same, reporting what every child printed last (the whole run took
+ * too long: any of them may be why). */
+void script_runner_abort_all (ScriptRunner *runner, const char *why);

@@ -458,26 +458,6 @@ test_main_job (void)
   run_clear (&run);
 }
 
-/* Two clients share the server's table; a bad command gets the list. */
-static void
-test_kv_two_clients (void)
-{
-  Run run;
-  g_autofree char *server = g_strdup_printf ("%s --port 0", KV_SERVER);
-  run_init (&run);
-  write_file (run.tmp, "t.script",
-              "expect server /port (?<port>\\d+)/\n"
-              "send one connect 127.0.0.1 ${port}\nsend two connect 127.0.0.1 ${port}\n"
-              "send one login ann\nexpect one /welcome ann/\nsend one set k v1\nexpect one /^ok$/\n"
-              "send two login bob\nexpect two /welcome bob/\nsend two get k\nexpect two /^k = v1$/\n"
-              "send two frobnicate\nexpect two /^error: commands are/\n"
-              "send two connect 127.0.0.1 1\nexpect two /^error: cannot connect/\n");
-  run_start (&run, "--names", "server,one,two", "--script", "t.script", "--exit-after-script",
-             server, KV_CLIENT, KV_CLIENT);
-  g_assert_cmpint (run_wait (&run), ==, 0);
-  run_clear (&run);
-}
-
 static char *
 option_names (void)
 {
@@ -548,12 +528,13 @@ test_bash_completion (void)
   g_autofree char *completion = g_build_filename (SOURCE_ROOT, "part6-harness",
                                                   "pipe-harness.bash-completion", NULL);
   g_autofree char *script = g_strdup_printf (
-    "source '%s'; COMP_WORDS=(pipe-harness --ti); COMP_CWORD=1; _pipe_harness; echo \"${COMPREPLY[@]}\"; "
-    "COMP_WORDS=(pipe-harness --color=al); _pipe_harness; echo \"${COMPREPLY[@]}\"", completion);
+    "source '%s'; COMP_WORDS=(pipe-harness --times); COMP_CWORD=1; _pipe_harness; echo \"${COMPREPLY[@]}\"; "
+    "COMP_WORDS=(pipe-harness --color=al); _pipe_harness; echo \"${COMPREPLY[@]}\"; "
+    "COMP_WORDS=(pipe-harness test --sh); COMP_CWORD=2; _pipe_harness; echo \"${COMPREPLY[@]}\"", completion);
   const char *argv[] = { "/bin/bash", "-c", script, NULL };
   g_autofree char *out = NULL;
   g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
-  g_assert_cmpstr (out, ==, "--timestamps\nalways\n");
+  g_assert_cmpstr (out, ==, "--timestamps\nalways\n--shard\n");
 }
 
 /* meson install puts the tool, its man page and its completion in place. */
@@ -604,7 +585,6 @@ main (int argc, char **argv)
   g_test_add_func ("/features/procfile", test_procfile);
   g_test_add_func ("/features/procfile-env", test_procfile_env);
   g_test_add_func ("/features/main-job", test_main_job);
-  g_test_add_func ("/features/kv-two-clients", test_kv_two_clients);
   g_test_add_func ("/features/version-and-help", test_version_and_help);
   g_test_add_func ("/features/bash-completion", test_bash_completion);
   g_test_add_func ("/features/install", test_install);
