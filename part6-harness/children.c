@@ -12,6 +12,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The program of c->argv exists and can be run; else an error that says
+ * why and names it, G_SPAWN_ERROR_NOENT. */
+static gboolean
+check_program (ChildProcess *c, GError **error)
+{
+  const char *program = c->argv[0];
+  const char *why = NULL;
+  if (strchr (program, '/') == NULL)
+    {
+      g_autofree char *found = g_find_program_in_path (program);
+      if (found == NULL)
+        why = "command not found";
+    }
+  else if (!g_file_test (program, G_FILE_TEST_EXISTS))
+    why = "no such file";
+  else if (g_file_test (program, G_FILE_TEST_IS_DIR) ||
+           !g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
+    why = "not an executable file";
+  if (why == NULL)
+    return TRUE;
+  g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", why, program);
+  return FALSE;
+}
+
 gboolean
 child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
                        GError **error)
@@ -33,29 +57,11 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
     }
   /* A missing program is the commonest mistake: say so before anything
    * starts, rather than through a failed start (unless its name is known
-   * only when it starts). */
-  const char *program = c->argv[0];
-  const char *why = NULL;
-  if (strstr (program, "${") != NULL)
-    ;
-  else if (strchr (program, '/') == NULL)
-    {
-      g_autofree char *found = g_find_program_in_path (program);
-      if (found == NULL)
-        why = "command not found";
-    }
-  else if (!g_file_test (program, G_FILE_TEST_EXISTS))
-    why = "no such file";
-  else if (g_file_test (program, G_FILE_TEST_IS_DIR) ||
-           !g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
-    why = "not an executable file";
-  if (why != NULL)
-    {
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s: %s",
-                   c->name, why, program);
-      return FALSE;
-    }
-  return TRUE;
+   * only when it starts: then it is checked then). */
+  if (strstr (c->argv[0], "${") != NULL || check_program (c, &local))
+    return TRUE;
+  g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", c->name, local->message);
+  return FALSE;
 }
 
 static void
@@ -173,6 +179,8 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
   char pty_name[64];
   int pty_slave = -1;
 
+  if (!check_program (c, error))
+    return FALSE;
   if (!open_pipe (err, error))
     return FALSE;
   if (c->pty)
