@@ -15,6 +15,7 @@
 #include "output.h"
 #include "report.h"
 #include "script.h"
+#include "signals.h"
 #include "stream.h"
 
 #define STREAM_BUFFER_SIZE (256 * 1024)
@@ -45,7 +46,6 @@ typedef struct {
   Script *script;
   ScriptRunner *runner;
   GMainLoop *loop;
-  guint signal_watches[3];
 
   int first_gone;   /* the first child to exit, or -1 */
   int first_failed; /* the first child to exit non-zero, or -1 */
@@ -331,15 +331,21 @@ on_script_finished (gpointer data, const char *failure)
   check_lifecycle (h);
 }
 
-static gboolean
+static void
 on_signal (gpointer data, int signum)
 {
   Harness *h = data;
+  if (signum == SIGCHLD)
+    {
+      for (guint i = 0; i < h->n_children; i++)
+        child_process_poll (&h->children[i].proc);
+      return;
+    }
   if (!h->ending)
     {
       report_event ("got %s; stopping", g_strsignal (signum));
       harness_end (h, 128 + signum);
-      return G_SOURCE_CONTINUE;
+      return;
     }
   /* Asked twice: kill everything now and wait for nothing. */
   h->hurry = TRUE;
@@ -353,14 +359,7 @@ on_signal (gpointer data, int signum)
         stream_abandon (h->children[i].err);
       }
   continue_ending (h);
-  return G_SOURCE_CONTINUE;
 }
-
-#define SIGNAL_HANDLER(sig)                                                    \
-  static gboolean on_##sig (gpointer data) { return on_signal (data, sig); }
-SIGNAL_HANDLER (SIGINT)
-SIGNAL_HANDLER (SIGTERM)
-SIGNAL_HANDLER (SIGHUP)
 
 /* ------------------------------------------------------------------ */
 /* Setting up */
@@ -483,8 +482,7 @@ start (Harness *h)
 static void
 clean_up (Harness *h)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (h->signal_watches); i++)
-    g_clear_handle_id (&h->signal_watches[i], g_source_remove);
+  signals_stop ();
   console_clear (&h->console);
   g_clear_handle_id (&h->kill_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
@@ -571,17 +569,13 @@ harness_run (const HarnessOptions *opt)
       h->children[i].input.fifo.read_fd = h->children[i].input.fifo.keep_fd = -1;
     }
 
-  /* A reader of our stdout going away is an EPIPE to handle, not a death. */
-  signal (SIGPIPE, SIG_IGN);
   h->loop = g_main_loop_new (NULL, FALSE);
   h->output = output_new (STDOUT_FILENO, &format, &output_hooks, h);
   report_set_sink (on_report, h->output);
   console_init (&h->console, STDIN_FILENO, (const char *const *) opt->names,
                 opt->stdin_target ? (int) index_of (opt->names, opt->stdin_target) : -1,
                 on_console_send, h);
-  h->signal_watches[0] = g_unix_signal_add (SIGINT, on_SIGINT, h);
-  h->signal_watches[1] = g_unix_signal_add (SIGTERM, on_SIGTERM, h);
-  h->signal_watches[2] = g_unix_signal_add (SIGHUP, on_SIGHUP, h);
+  signals_start (on_signal, h);
 
   int status = start (h);
   if (status == -1)

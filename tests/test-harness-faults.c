@@ -128,6 +128,65 @@ test_signal_after_quiet (void)
     }
 }
 
+/* Every other signal that would end the harness ends the run as SIGTERM
+ * does: the children are stopped, the folder removed, status 128+N. */
+static void
+test_signal_others (void)
+{
+  const int signals[] = { SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+                          SIGXCPU, SIGXFSZ, SIGIO, SIGSTKFLT, SIGPWR, SIGRTMIN,
+                          SIGRTMAX };
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      Run run;
+      g_autofree char *a = child ("idle");
+      g_autofree char *b = child ("ignore-term");
+      run_init (&run);
+      run_start (&run, "--kill-timeout", "200ms", a, b);
+      GPid pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+      g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+      g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+      tu_proc_signal (run.proc, signals[i]);
+      g_assert_cmpint (run_wait (&run), ==, 128 + signals[i]);
+      g_assert_nonnull (strstr (run_err (&run), "stopping A (SIGTERM)"));
+      g_assert_false (pid_alive (pid_a));
+      g_assert_false (pid_alive (pid_b));
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
+/* A harness killed outright takes its children with it. */
+static void
+test_harness_killed (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  g_autofree char *b = child ("ignore-term");
+  run_init (&run);
+  run_start (&run, a, b);
+  GPid pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+  tu_proc_signal (run.proc, SIGKILL);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGKILL);
+  assert_gone (pid_a);
+  assert_gone (pid_b);
+  run_clear (&run);
+}
+
+/* Children start with no signal blocked or ignored. */
+static void
+test_child_signals_default (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "grep -E '^Sig(Blk|Ign)' /proc/self/status");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpstr (run_out (&run), ==,
+                   "A: SigBlk:\t0000000000000000\nA: SigIgn:\t0000000000000000\n");
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Input */
 
@@ -559,6 +618,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/faults/signal/mid-flood", test_signal_mid_flood);
   g_test_add_func ("/faults/signal/after-quiet", test_signal_after_quiet);
+  g_test_add_func ("/faults/signal/others", test_signal_others);
+  g_test_add_func ("/faults/signal/harness-killed", test_harness_killed);
+  g_test_add_func ("/faults/signal/child-defaults", test_child_signals_default);
   g_test_add_func ("/faults/input/child-never-reads", test_child_never_reads);
   g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
   g_test_add_func ("/faults/output/huge-line", test_huge_line);

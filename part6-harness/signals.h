@@ -1,0 +1,26 @@
+/* signals: the signals the harness acts on, handed to the main loop.
+ *
+ * A handler of our own writes the number of each signal caught to a
+ * non-blocking pipe that the main loop watches; nothing else runs in the
+ * handler.  Caught are every signal whose default action ends the process
+ * and that can be caught (but SIGPIPE, which is ignored so that a reader
+ * going away is an EPIPE, and the faults SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGTRAP and SIGSYS), and SIGCHLD.
+ *
+ * Children get every signal at its default action, and an empty mask.
+ */
+#pragma once
+
+#include <glib.h>
+#include <signal.h>
+
+typedef void (*SignalFunc) (gpointer data, int signum);
+
+/* Installs the handlers; func gets each signal caught, on the main loop. */
+void signals_start (SignalFunc func, gpointer data);
+/* Removes the watch; the handlers stay, their signals wait in the pipe. */
+void signals_stop (void);
+
+/* The signals a child must have set back to their default action between
+ * its creation and its exec. */
+const sigset_t *signals_child_defaults (void);
