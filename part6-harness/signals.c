@@ -44,11 +44,22 @@ on_pipe_readable (int fd, GIOCondition condition, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+ignored_at_entry (int signum)
+{
+  struct sigaction old;
+  return sigaction (signum, NULL, &old) == 0 && old.sa_handler == SIG_IGN;
+}
+
+/* SIGCHLD is caught whatever it was: ignoring it would reap our children
+ * behind our back. */
 static void
 catch (int signum, sigset_t *caught)
 {
   struct sigaction action = { .sa_handler = on_caught, .sa_flags = SA_RESTART };
 
+  if (signum != SIGCHLD && ignored_at_entry (signum))
+    return;
   sigfillset (&action.sa_mask);
   sigaction (signum, &action, NULL);
   sigaddset (caught, signum);
@@ -73,8 +84,11 @@ signals_start (SignalFunc func, gpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (job_control_signals); i++)
     catch (job_control_signals[i], &caught);
   /* A reader of our stdout going away is an EPIPE to handle, not a death. */
-  signal (SIGPIPE, SIG_IGN);
-  sigaddset (&child_defaults, SIGPIPE);
+  if (!ignored_at_entry (SIGPIPE))
+    {
+      signal (SIGPIPE, SIG_IGN);
+      sigaddset (&child_defaults, SIGPIPE);
+    }
   /* Whatever mask we were started with, what we catch is let through. */
   sigprocmask (SIG_UNBLOCK, &caught, NULL);
   watch = g_unix_fd_add (signal_pipe[0], G_IO_IN, on_pipe_readable, NULL);

@@ -7,7 +7,10 @@
  * going away is an EPIPE, and the faults SIGSEGV, SIGBUS, SIGFPE, SIGILL,
  * SIGABRT, SIGTRAP and SIGSYS), and SIGCHLD.
  *
- * Children get every signal at its default action, and an empty mask.
+ * A signal that was ignored when the harness started (under nohup, or in
+ * a job started with & by a script) stays ignored, for the harness and
+ * for its children.  Children get every other signal at its default
+ * action, and an empty mask.
  */
 #pragma once
 

@@ -187,6 +187,74 @@ test_child_signals_default (void)
   run_clear (&run);
 }
 
+/* The signals process pid ignores, as /proc shows them. */
+static guint64
+ignored_signals (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  const char *at = strstr (status, "SigIgn:");
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen ("SigIgn:"), NULL, 16);
+}
+
+#define SIGNAL_BIT(signum) (G_GUINT64_CONSTANT (1) << ((signum) - 1))
+
+/* Under nohup, SIGHUP does not end the run, and the children ignore it too. */
+static void
+test_signal_ignored_nohup (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  run_init (&run);
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run.tmp);
+  const char *argv[] = { "nohup", PIPE_HARNESS, a, NULL };
+  const char *env[] = { runtime, NULL };
+  run.proc = tu_proc_start_full (argv, run.tmp, env, TU_PROC_DEFAULT);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+  tu_proc_signal (run.proc, SIGHUP);
+  tu_sleep_ms (300);
+  g_assert_true (tu_proc_running (run.proc));
+  g_assert_true (pid_alive (pid_a));
+  g_assert_cmphex (ignored_signals (pid_a) & SIGNAL_BIT (SIGHUP), ==, SIGNAL_BIT (SIGHUP));
+  run_stop (&run);
+  g_assert_false (pid_alive (pid_a));
+}
+
+/* Started with & by a script, SIGINT and SIGQUIT are ignored: they stay
+ * so, for the harness and its children. */
+static void
+test_signal_ignored_background (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  run_init (&run);
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run.tmp);
+  const char *argv[] = { "/bin/sh", "-c", "\"$0\" \"$@\" & echo \"harness $!\" >&2; wait $!",
+                         PIPE_HARNESS, a, NULL };
+  const char *env[] = { runtime, NULL };
+  run.proc = tu_proc_start_full (argv, run.tmp, env, TU_PROC_DEFAULT);
+  g_autofree char *harness = stderr_value (&run, "harness", " ");
+  GPid pid = (GPid) g_ascii_strtoll (harness, NULL, 10);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+  kill (pid, SIGINT);
+  kill (pid, SIGQUIT);
+  tu_sleep_ms (300);
+  g_assert_true (pid_alive (pid));
+  g_assert_true (pid_alive (pid_a));
+  guint64 both = SIGNAL_BIT (SIGINT) | SIGNAL_BIT (SIGQUIT);
+  g_assert_cmphex (ignored_signals (pid) & both, ==, both);
+  g_assert_cmphex (ignored_signals (pid_a) & both, ==, both);
+  kill (pid, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  g_assert_false (pid_alive (pid_a));
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Input */
 
@@ -621,6 +689,8 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/signal/others", test_signal_others);
   g_test_add_func ("/faults/signal/harness-killed", test_harness_killed);
   g_test_add_func ("/faults/signal/child-defaults", test_child_signals_default);
+  g_test_add_func ("/faults/signal/ignored-nohup", test_signal_ignored_nohup);
+  g_test_add_func ("/faults/signal/ignored-background", test_signal_ignored_background);
   g_test_add_func ("/faults/input/child-never-reads", test_child_never_reads);
   g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
