@@ -41,6 +41,7 @@ typedef struct {
   guint n_children;
   char *dir;
   gboolean made_dir;
+  int dir_lock;     /* holds the folder's lock, or -1 */
   Output *output;
   Console console;
   Script *script;
@@ -379,8 +380,10 @@ open_fifos (Harness *h, GError **error)
 {
   if (h->opt->fifo_dir != NULL)
     {
+      g_autofree char *what = g_strconcat ("--fifo-dir ", h->opt->fifo_dir, NULL);
       h->dir = g_strdup (h->opt->fifo_dir);
-      if (!fifo_dir_prepare (h->dir, &h->made_dir, error))
+      if (!fifo_dir_prepare (h->dir, &h->made_dir, error) ||
+          (h->dir_lock = fifo_dir_lock (h->dir, what, error)) < 0)
         return FALSE;
     }
   else
@@ -389,6 +392,8 @@ open_fifos (Harness *h, GError **error)
       if (h->dir == NULL)
         return FALSE;
       h->made_dir = TRUE;
+      if ((h->dir_lock = fifo_dir_lock (h->dir, h->dir, error)) < 0)
+        return FALSE;
     }
   for (guint i = 0; i < h->n_children; i++)
     {
@@ -501,6 +506,8 @@ clean_up (Harness *h)
     }
   if (h->made_dir && h->dir != NULL && g_rmdir (h->dir) != 0)
     report_error ("cannot remove %s: %s", h->dir, g_strerror (errno));
+  if (h->dir_lock >= 0)
+    close (h->dir_lock);
   g_free (h->dir);
   report_set_sink (NULL, NULL);
   g_clear_pointer (&h->output, output_free);
@@ -546,7 +553,7 @@ harness_run (const HarnessOptions *opt)
     .closed = on_output_closed,
     .idle = on_output_idle,
   };
-  Harness harness = { .opt = opt, .first_gone = -1, .first_failed = -1 };
+  Harness harness = { .opt = opt, .dir_lock = -1, .first_gone = -1, .first_failed = -1 };
   Harness *h = &harness;
   OutputFormat format = {
     .timestamps = opt->timestamps,

@@ -621,6 +621,48 @@ test_unwritable_fifo_dir (void)
   run_clear (&run);
 }
 
+/* A second harness given the FIFO folder, or a FIFO, of a live one is
+ * refused, and the first one's run goes on untouched. */
+static void
+test_fifos_in_use (void)
+{
+  Run first, second;
+  g_autofree char *a = child ("echo");
+  run_init (&first);
+  g_autofree char *shared = g_build_filename (first.tmp, "shared", NULL);
+  g_autofree char *fifo = g_build_filename (shared, "A", NULL);
+  g_autofree char *fifo_opt = g_strdup_printf ("A=%s", fifo);
+  run_start (&first, "--fifo-dir", shared, a);
+  g_autofree char *reported = fifo_of (&first, "A");
+  g_assert_cmpstr (reported, ==, fifo);
+
+  run_init (&second);
+  run_start (&second, "--fifo-dir", shared, a);
+  g_assert_cmpint (run_wait (&second), ==, 2);
+  g_autofree char *dir_refused = g_strdup_printf (
+    "pipe-harness: --fifo-dir %s is in use by another pipe-harness; refusing to use it\n", shared);
+  g_assert_cmpstr (run_err (&second), ==, dir_refused);
+  run_clear (&second);
+
+  run_init (&second);
+  run_start (&second, "--fifo", fifo_opt, a);
+  g_assert_cmpint (run_wait (&second), ==, 2);
+  g_autofree char *fifo_refused = g_strdup_printf (
+    "pipe-harness: %s is in use by another pipe-harness; refusing to use it "
+    "(left untouched)\n", fifo);
+  g_assert_cmpstr (run_err (&second), ==, fifo_refused);
+  assert_nothing_left (&second);
+  run_clear (&second);
+
+  write_fifo (fifo, "still mine\n");
+  g_assert_true (tu_proc_wait_stdout (first.proc, "A: got: still mine\n", WAIT_MS));
+  g_assert_cmpuint (tu_count (run_out (&first), "\n"), ==, 1);
+  tu_proc_signal (first.proc, SIGTERM);
+  g_assert_cmpint (run_wait (&first), ==, 128 + SIGTERM);
+  g_assert_false (g_file_test (shared, G_FILE_TEST_EXISTS)); /* it made it */
+  run_clear (&first);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hostile scripts and command lines */
 
@@ -703,6 +745,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
   g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
+  g_test_add_func ("/faults/path/fifos-in-use", test_fifos_in_use);
   g_test_add_func ("/faults/script/huge-line", test_huge_script_line);
   g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
   g_test_add_func ("/faults/usage/huge-command", test_huge_command);
