@@ -284,7 +284,7 @@ child_process_poll (ChildProcess *c)
   while (c->pid > 0 && !c->exited)
     {
       siginfo_t info = { .si_pid = 0 };
-      if (waitid (P_PID, c->pid, &info, WEXITED | WNOHANG) != 0)
+      if (waitid (P_PID, c->pid, &info, WEXITED | WSTOPPED | WNOHANG) != 0)
         {
           if (errno == EINTR)
             continue;
@@ -292,6 +292,11 @@ child_process_poll (ChildProcess *c)
         }
       if (info.si_pid == 0)
         return;
+      if (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED)
+        {
+          c->on_stopped (c->on_exited_data, c, info.si_status);
+          continue;
+        }
       c->exited = TRUE;
       if (info.si_code == CLD_EXITED)
         c->status = info.si_status;

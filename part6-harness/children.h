@@ -6,7 +6,7 @@
  * started, with PIPE_HARNESS_DIR in its environment.  It dies with the
  * harness: if the harness is killed outright, the kernel sends the child
  * (not the rest of its group) SIGKILL.  The harness reaps each child
- * itself, when told of SIGCHLD.
+ * itself, when told of SIGCHLD, and so also learns when one is stopped.
  *
  * On a pseudo-terminal (--pty), stdin and stdout are the terminal instead:
  * the child leads a session of its own with the terminal as its controlling
@@ -20,6 +20,7 @@
 
 typedef struct ChildProcess ChildProcess;
 typedef void (*ChildExitedFunc) (gpointer data, ChildProcess *child);
+typedef void (*ChildStoppedFunc) (gpointer data, ChildProcess *child, int signum);
 
 struct ChildProcess {
   guint index;
@@ -32,7 +33,8 @@ struct ChildProcess {
   int status;           /* its exit status, or 128+N if killed by signal N */
   int term_signal;      /* N, or 0 */
   ChildExitedFunc on_exited;
-  gpointer on_exited_data;
+  ChildStoppedFunc on_stopped;
+  gpointer on_exited_data;  /* for both */
 };
 
 /* Our ends of the child's stdio, each owned by the caller afterwards.  On
@@ -56,7 +58,7 @@ gboolean child_process_spawn (ChildProcess *child, const char *harness_dir,
                               GError **error);
 
 /* Takes the news of a started child (after SIGCHLD): on_exited once it
- * has exited (it is then reaped). */
+ * has exited (it is then reaped), on_stopped each time it was stopped. */
 void child_process_poll (ChildProcess *child);
 
 /* Sends signum to the child's process group; FALSE if nothing is left in

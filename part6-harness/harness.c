@@ -109,6 +109,9 @@ signal_remaining (Harness *h, int signum)
       if (child_process_signal (&c->proc, signum) && !c->proc.exited)
         report_event ("stopping %s (%s)", c->proc.name,
                       signum == SIGKILL ? "SIGKILL" : "SIGTERM");
+      /* A stopped process acts on SIGTERM only once continued. */
+      if (signum == SIGTERM)
+        child_process_signal (&c->proc, SIGCONT);
     }
 }
 
@@ -333,6 +336,48 @@ on_script_finished (gpointer data, const char *failure)
 }
 
 static void
+on_child_stopped (gpointer data, ChildProcess *proc, int signum)
+{
+  (void) data;
+  /* SIGSTOP is sent on purpose: by us on Ctrl-Z, or by someone who knows. */
+  if (signum == SIGTTIN)
+    report_error ("%s was stopped by SIGTTIN: it tried to read the terminal", proc->name);
+  else if (signum == SIGTTOU)
+    report_error ("%s was stopped by SIGTTOU: it tried to write to the terminal or "
+                  "change its settings", proc->name);
+  else if (signum != SIGSTOP)
+    report_error ("%s was stopped by %s", proc->name, sigabbrev_np (signum));
+}
+
+/* Every child's process group, whatever is left of it. */
+static void
+signal_children (Harness *h, int signum)
+{
+  for (guint i = 0; i < h->n_children; i++)
+    if (child_started (&h->children[i]))
+      child_process_signal (&h->children[i].proc, signum);
+}
+
+/* The children go on with us (fg or bg), and the terminal is read again if
+ * we are in its foreground. */
+static void
+resume (Harness *h)
+{
+  signal_children (h, SIGCONT);
+  console_check_foreground (&h->console);
+}
+
+/* Ctrl-Z: the terminal stops only its foreground process group, ours; the
+ * children, each in a group of its own, are stopped with us. */
+static void
+suspend (Harness *h)
+{
+  signal_children (h, SIGSTOP);
+  raise (SIGSTOP);
+  resume (h);
+}
+
+static void
 on_signal (gpointer data, int signum)
 {
   Harness *h = data;
@@ -340,6 +385,11 @@ on_signal (gpointer data, int signum)
     {
       for (guint i = 0; i < h->n_children; i++)
         child_process_poll (&h->children[i].proc);
+      return;
+    }
+  if (signum == SIGTSTP || signum == SIGCONT)
+    {
+      (signum == SIGTSTP ? suspend : resume) (h);
       return;
     }
   if (!h->ending)
@@ -413,6 +463,7 @@ start_child (Harness *h, Child *c, int pipe_size, GError **error)
   ChildPipes pipes;
 
   c->proc.on_exited = on_child_exited;
+  c->proc.on_stopped = on_child_stopped;
   c->proc.on_exited_data = h;
   if (!child_process_spawn (&c->proc, h->dir, pipe_size, &pipes, error))
     return FALSE;

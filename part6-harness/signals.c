@@ -12,7 +12,7 @@ static const int ending_signals[] = {
   SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
   SIGPROF, SIGXCPU, SIGXFSZ, SIGIO, SIGSTKFLT, SIGPWR,
 };
-static const int job_control_signals[] = { SIGCHLD };
+static const int job_control_signals[] = { SIGTSTP, SIGCONT, SIGCHLD };
 
 static int signal_pipe[2] = { -1, -1 };
 static guint watch;

@@ -5,7 +5,8 @@
  * handler.  Caught are every signal whose default action ends the process
  * and that can be caught (but SIGPIPE, which is ignored so that a reader
  * going away is an EPIPE, and the faults SIGSEGV, SIGBUS, SIGFPE, SIGILL,
- * SIGABRT, SIGTRAP and SIGSYS), and SIGCHLD.
+ * SIGABRT, SIGTRAP and SIGSYS), and those of job control: SIGTSTP, SIGCONT
+ * and SIGCHLD (for stopped children as well as ended ones).
  *
  * A signal that was ignored when the harness started (under nohup, or in
  * a job started with & by a script) stays ignored, for the harness and
