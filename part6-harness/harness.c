@@ -457,6 +457,13 @@ open_fifos (Harness *h, GError **error)
   return TRUE;
 }
 
+static void
+on_terminal_output (gpointer data, gpointer stream)
+{
+  (void) stream;
+  child_input_terminal_output (data);
+}
+
 static gboolean
 start_child (Harness *h, Child *c, int pipe_size, GError **error)
 {
@@ -473,6 +480,8 @@ start_child (Harness *h, Child *c, int pipe_size, GError **error)
   c->err = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDERR,
                        pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
   child_input_init (&c->input, c->proc.name, pipes.stdin_fd, c->proc.pty, h->output);
+  if (c->proc.pty)
+    stream_set_read_hook (c->out, on_terminal_output, &c->input);
   report_event ("%s started (pid %d): %s", c->proc.name, (int) c->proc.pid,
                 h->opt->commands[c->proc.index]);
   report_event ("%s reads its input from %s", c->proc.name, c->input.fifo.path);

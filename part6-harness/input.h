@@ -19,6 +19,9 @@ typedef struct {
   Output *output;      /* where what is queued is recorded */
   int stdin_fd;        /* our end of the child's stdin, non-blocking */
   gboolean stdin_is_pty; /* end-of-file is ^D, not a close */
+  gboolean at_line_start;  /* the last byte written was a newline */
+  gboolean eof_sent;       /* on a terminal: its end-of-file character */
+  gboolean eof_canonical;  /* ...sent while the terminal was canonical */
   InputFifo fifo;
   GByteArray *queue;
   guint fifo_watch;
@@ -41,5 +44,15 @@ void child_input_enable_fifo (ChildInput *in, gboolean enable);
 gboolean child_input_send (ChildInput *in, const char *data, gsize len,
                            GError **error);
 
-/* End-of-file on the child's stdin after what is queued. */
+/* End-of-file on the child's stdin after what is queued.  On a terminal,
+ * its end-of-file character: at a line start if the terminal is in
+ * canonical mode (twice after an unfinished line: the first only ends the
+ * line), once if not, where programs such as readline take it as
+ * end-of-file themselves. */
 void child_input_close (ChildInput *in);
+
+/* The child wrote to its terminal.  A program that changed its terminal's
+ * mode after the end-of-file character was sent, before reading it (as
+ * readline programs do as they start), read it as something else; it is
+ * sent again once the output shows the program went on. */
+void child_input_terminal_output (ChildInput *in);

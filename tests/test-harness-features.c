@@ -97,6 +97,46 @@ test_pty_drain (void)
   run_clear (&run);
 }
 
+/* close on a terminal ends the input of a program that sets its terminal
+ * up only later, raw or canonical, whenever it does. */
+static void
+test_pty_close_late_setup (void)
+{
+  static const char *const modes[] = { "raw", "canon" };
+  for (guint i = 0; i < 2 * G_N_ELEMENTS (modes); i++)
+    {
+      Run run;
+      g_autofree char *args = g_strdup_printf ("tty-late %s", modes[i % 2]);
+      g_autofree char *a = child (args);
+      run_init (&run);
+      write_file (run.tmp, "t.script", "close A\nwait A 2s\n");
+      run_start (&run, "--pty", "--script", "t.script", "--exit-after-script", a);
+      g_assert_cmpint (run_wait (&run), ==, 0);
+      g_assert_cmpstr (run_out (&run), ==, "A: ready\nA: eof\n");
+      g_assert_nonnull (strstr (run_err (&run), "A exited with status 0"));
+      run_clear (&run);
+    }
+}
+
+/* The python REPL, whose readline sets the terminal up as it starts. */
+static void
+test_pty_close_python (void)
+{
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_assert_nonnull (python);
+  for (int i = 0; i < 20; i++)
+    {
+      Run run;
+      run_init (&run);
+      write_file (run.tmp, "t.script", "close py\nwait py 2s\n");
+      run_start (&run, "--pty", "--names", "py", "--script", "t.script",
+                 "--exit-after-script", python);
+      g_assert_cmpint (run_wait (&run), ==, 0);
+      g_assert_nonnull (strstr (run_err (&run), "py exited with status 0"));
+      run_clear (&run);
+    }
+}
+
 static void
 test_pty_unknown_name (void)
 {
@@ -642,6 +682,8 @@ main (int argc, char **argv)
   g_test_add_func ("/features/pty/is-terminal", test_pty_is_terminal);
   g_test_add_func ("/features/pty/drain", test_pty_drain);
   g_test_add_func ("/features/pty/unknown-name", test_pty_unknown_name);
+  g_test_add_func ("/features/pty/close-late-setup", test_pty_close_late_setup);
+  g_test_add_func ("/features/pty/close-python", test_pty_close_python);
   g_test_add_func ("/features/job-control/fg", test_job_control_fg);
   g_test_add_func ("/features/job-control/ctrl-z", test_job_control_ctrl_z);
   g_test_add_func ("/features/job-control/child-reads-terminal",
