@@ -39,8 +39,15 @@ on_pipe_readable (int fd, GIOCondition condition, gpointer data)
   (void) data;
 
   ssize_t n = read (fd, numbers, sizeof numbers);
+  gboolean child_told = FALSE;
   for (ssize_t i = 0; i < n; i++)
-    signal_func (signal_data, numbers[i]);
+    {
+      /* One look at the children is enough for all the SIGCHLDs read. */
+      if (numbers[i] == SIGCHLD && child_told)
+        continue;
+      child_told |= numbers[i] == SIGCHLD;
+      signal_func (signal_data, numbers[i]);
+    }
   return G_SOURCE_CONTINUE;
 }
 
