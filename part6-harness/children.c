@@ -3,26 +3,30 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The program of c->argv exists and can be run; else an error that says
- * why and names it, G_SPAWN_ERROR_NOENT. */
+#include "signals.h"
+
+/* The program of c->argv exists and can be run: c->path is where; else an
+ * error that says why and names it, G_SPAWN_ERROR_NOENT. */
 static gboolean
 check_program (ChildProcess *c, GError **error)
 {
   const char *program = c->argv[0];
   const char *why = NULL;
+  g_autofree char *path = NULL;
   if (strchr (program, '/') == NULL)
     {
-      g_autofree char *found = g_find_program_in_path (program);
-      if (found == NULL)
+      path = g_find_program_in_path (program);
+      if (path == NULL)
         why = "command not found";
     }
   else if (!g_file_test (program, G_FILE_TEST_EXISTS))
@@ -30,10 +34,16 @@ check_program (ChildProcess *c, GError **error)
   else if (g_file_test (program, G_FILE_TEST_IS_DIR) ||
            !g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
     why = "not an executable file";
-  if (why == NULL)
-    return TRUE;
-  g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", why, program);
-  return FALSE;
+  else
+    path = g_strdup (program);
+  if (why != NULL)
+    {
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", why, program);
+      return FALSE;
+    }
+  g_free (c->path);
+  c->path = g_steal_pointer (&path);
+  return TRUE;
 }
 
 gboolean
@@ -62,24 +72,6 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
     return TRUE;
   g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", c->name, local->message);
   return FALSE;
-}
-
-static void
-on_child_exited (GPid pid, int wait_status, gpointer data)
-{
-  ChildProcess *c = data;
-  (void) pid;
-
-  c->watch = 0;
-  c->exited = TRUE;
-  if (WIFSIGNALED (wait_status))
-    {
-      c->term_signal = WTERMSIG (wait_status);
-      c->status = 128 + c->term_signal;
-    }
-  else
-    c->status = WEXITSTATUS (wait_status);
-  c->on_exited (c->on_exited_data, c);
 }
 
 static gboolean
@@ -137,38 +129,87 @@ close_pair (int fds[2])
   close (fds[1]);
 }
 
-/* How the child is set up between its creation and its exec: stdio in
- * place, every other descriptor closed, SIGPIPE (which we ignore) back to
- * its default, and a process group of its own, or on a terminal a session
- * of its own with the terminal as its controlling terminal (opening it
- * after setsid() makes it so).  posix_spawn() does all this without a
- * fork() copying our memory map for each child. */
-static gboolean
-setup_child (posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr,
-             const int stdio[3], const char *pty_name)
-{
-  sigset_t defaults, none;
-  sigemptyset (&defaults);
-  sigaddset (&defaults, SIGPIPE);
-  sigemptyset (&none);
-  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                (pty_name ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP);
+/* What the child needs between its creation and its exec, prepared
+ * beforehand: the child may only make system calls. */
+typedef struct {
+  const char *path;
+  char **argv;
+  char **env;
+  int stdio[3];          /* to become its 0, 1 and 2 (0 and 1: -1 on a pty) */
+  const char *pty_name;  /* or NULL */
+  const sigset_t *defaults;
+  pid_t harness;
+  int error;             /* set by the child if it cannot exec */
+} ChildSetup;
 
-  if (pty_name != NULL)
+/* The child, sharing our memory (and our stack's owner, who waits) until
+ * its exec: stdio in place, every other descriptor closed, the signals we
+ * catch or ignore back to their default action and an empty mask, death
+ * with the harness, and a process group of its own, or on a terminal a
+ * session of its own with the terminal as its controlling terminal
+ * (opening it after setsid() makes it so). */
+static int
+child_main (void *data)
+{
+  ChildSetup *s = data;
+  struct sigaction default_action = { .sa_handler = SIG_DFL };
+  sigset_t none;
+
+  if (s->pty_name != NULL)
     {
-      if (posix_spawn_file_actions_addopen (actions, 0, pty_name, O_RDWR, 0) != 0 ||
-          posix_spawn_file_actions_adddup2 (actions, 0, 1) != 0)
-        return FALSE;
+      int tty;
+      if (setsid () < 0 || (tty = open (s->pty_name, O_RDWR)) < 0 ||
+          dup2 (tty, 0) < 0 || dup2 (tty, 1) < 0)
+        goto failed;
     }
-  else if (posix_spawn_file_actions_adddup2 (actions, stdio[0], 0) != 0 ||
-           posix_spawn_file_actions_adddup2 (actions, stdio[1], 1) != 0)
-    return FALSE;
-  return posix_spawn_file_actions_adddup2 (actions, stdio[2], 2) == 0 &&
-         posix_spawn_file_actions_addclosefrom_np (actions, 3) == 0 &&
-         posix_spawnattr_setsigdefault (attr, &defaults) == 0 &&
-         posix_spawnattr_setsigmask (attr, &none) == 0 &&
-         posix_spawnattr_setpgroup (attr, 0) == 0 &&
-         posix_spawnattr_setflags (attr, flags) == 0;
+  else if (setpgid (0, 0) != 0 || dup2 (s->stdio[0], 0) < 0 ||
+           dup2 (s->stdio[1], 1) < 0)
+    goto failed;
+  if (dup2 (s->stdio[2], 2) < 0 || close_range (3, ~0U, 0) != 0)
+    goto failed;
+  for (int signum = 1; signum < NSIG; signum++)
+    if (sigismember (s->defaults, signum) == 1)
+      sigaction (signum, &default_action, NULL);
+  /* Killed if the harness dies; it may have died already. */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != s->harness)
+    goto failed;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  execve (s->path, s->argv, s->env);
+failed:
+  s->error = errno != 0 ? errno : ESRCH;
+  _exit (127);
+}
+
+/* The child runs on this stack until its exec, while we wait. */
+static char child_stack[64 * 1024] __attribute__ ((aligned (16)));
+
+/* Starts the child as posix_spawn() does, with no copy of our memory map:
+ * a clone sharing our memory, which we wait for until it has exec'd.
+ * Every signal is blocked meanwhile, so that none of our handlers runs in
+ * the child.  Returns its pid, or -1 with errno set. */
+static pid_t
+start_process (ChildSetup *setup)
+{
+  sigset_t all, old;
+  int status;
+
+  sigfillset (&all);
+  sigprocmask (SIG_BLOCK, &all, &old);
+  setup->error = 0;
+  pid_t pid = clone (child_main, child_stack + sizeof child_stack,
+                     CLONE_VM | CLONE_VFORK | SIGCHLD, setup);
+  int saved = errno;
+  sigprocmask (SIG_SETMASK, &old, NULL);
+  if (pid > 0 && setup->error != 0)
+    {
+      saved = setup->error;
+      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      pid = -1;
+    }
+  errno = saved;
+  return pid;
 }
 
 gboolean
@@ -220,16 +261,17 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
   if (c->pty)
     env = g_environ_setenv (env, "TERM", "dumb", TRUE);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  const int stdio[3] = { in[0], out[1], err[1] };
-  int failure = ENOMEM;
-  posix_spawn_file_actions_init (&actions);
-  posix_spawnattr_init (&attr);
-  if (setup_child (&actions, &attr, stdio, c->pty ? pty_name : NULL))
-    failure = posix_spawnp (&c->pid, c->argv[0], &actions, &attr, c->argv, env);
-  posix_spawn_file_actions_destroy (&actions);
-  posix_spawnattr_destroy (&attr);
+  ChildSetup setup = {
+    .path = c->path,
+    .argv = c->argv,
+    .env = env,
+    .stdio = { in[0], out[1], err[1] },
+    .pty_name = c->pty ? pty_name : NULL,
+    .defaults = signals_child_defaults (),
+    .harness = getpid (),
+  };
+  c->pid = start_process (&setup);
+  int failure = c->pid > 0 ? 0 : errno;
 
   /* The child's ends are the child's alone now, so that its exit is our
    * end-of-file. */
@@ -252,10 +294,39 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
       return FALSE;
     }
   *ours = (ChildPipes) { in[1], out[0], err[0] };
-  /* The child is not reaped behind our back: its pid (and so its process
-   * group) stays ours until this watch has seen it exit. */
-  c->watch = g_child_watch_add (c->pid, on_child_exited, c);
   return TRUE;
+}
+
+/* Its pid (and so its process group) stays ours until we reap it here. */
+void
+child_process_poll (ChildProcess *c)
+{
+  while (c->pid > 0 && !c->exited)
+    {
+      siginfo_t info = { .si_pid = 0 };
+      if (waitid (P_PID, c->pid, &info, WEXITED | WSTOPPED | WNOHANG) != 0)
+        {
+          if (errno == EINTR)
+            continue;
+          g_error ("cannot wait for %s: %s", c->name, g_strerror (errno));
+        }
+      if (info.si_pid == 0)
+        return;
+      if (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED)
+        {
+          c->on_stopped (c->on_exited_data, c, info.si_status);
+          continue;
+        }
+      c->exited = TRUE;
+      if (info.si_code == CLD_EXITED)
+        c->status = info.si_status;
+      else
+        {
+          c->term_signal = info.si_status;
+          c->status = 128 + c->term_signal;
+        }
+      c->on_exited (c->on_exited_data, c);
+    }
 }
 
 gboolean
@@ -269,7 +340,6 @@ child_process_signal (ChildProcess *c, int signum)
 void
 child_process_reset (ChildProcess *c)
 {
-  g_clear_handle_id (&c->watch, g_source_remove);
   c->pid = 0;
   c->exited = FALSE;
   c->status = 0;
@@ -279,7 +349,7 @@ child_process_reset (ChildProcess *c)
 void
 child_process_clear (ChildProcess *c)
 {
-  g_clear_handle_id (&c->watch, g_source_remove);
   g_clear_pointer (&c->argv, g_strfreev);
   g_clear_pointer (&c->env, g_strfreev);
+  g_clear_pointer (&c->path, g_free);
 }

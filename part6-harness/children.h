@@ -3,7 +3,10 @@
  * A child runs its command directly (or through /bin/sh -c with --shell),
  * with stdin, stdout and stderr on pipes the harness holds the other ends
  * of, in a process group of its own so that a signal reaches everything it
- * started, with PIPE_HARNESS_DIR in its environment.
+ * started, with PIPE_HARNESS_DIR in its environment.  It dies with the
+ * harness: if the harness is killed outright, the kernel sends the child
+ * (not the rest of its group) SIGKILL.  The harness reaps each child
+ * itself, when told of SIGCHLD, and so also learns when one is stopped.
  *
  * On a pseudo-terminal (--pty), stdin and stdout are the terminal instead:
  * the child leads a session of its own with the terminal as its controlling
@@ -17,20 +20,22 @@
 
 typedef struct ChildProcess ChildProcess;
 typedef void (*ChildExitedFunc) (gpointer data, ChildProcess *child);
+typedef void (*ChildStoppedFunc) (gpointer data, ChildProcess *child, int signum);
 
 struct ChildProcess {
   guint index;
   const char *name;
   char **argv;          /* as run */
   char **env;           /* "VAR=VALUE" added to its environment, may be NULL */
+  char *path;           /* the program argv[0] names */
   gboolean pty;         /* stdin and stdout on a pseudo-terminal */
   GPid pid;             /* 0 until started */
-  guint watch;          /* the child watch, until it has exited */
   gboolean exited;
   int status;           /* its exit status, or 128+N if killed by signal N */
   int term_signal;      /* N, or 0 */
   ChildExitedFunc on_exited;
-  gpointer on_exited_data;
+  ChildStoppedFunc on_stopped;
+  gpointer on_exited_data;  /* for both */
 };
 
 /* Our ends of the child's stdio, each owned by the caller afterwards.  On
@@ -48,10 +53,14 @@ gboolean child_process_prepare (ChildProcess *child, const char *command,
                                 gboolean shell, GError **error);
 
 /* Starts it.  stdout_pipe_size: the size asked of the stdout pipe (0: the
- * system's default).  on_exited is called once it has exited. */
+ * system's default). */
 gboolean child_process_spawn (ChildProcess *child, const char *harness_dir,
                               int stdout_pipe_size, ChildPipes *ours,
                               GError **error);
+
+/* Takes the news of a started child (after SIGCHLD): on_exited once it
+ * has exited (it is then reaped), on_stopped each time it was stopped. */
+void child_process_poll (ChildProcess *child);
 
 /* Sends signum to the child's process group; FALSE if nothing is left in
  * it. */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -14,7 +15,7 @@ console_init (Console *c, int fd, const char *const *names, int target,
               ConsoleSendFunc send, gpointer data)
 {
   *c = (Console) { .fd = fd, .names = names, .target = target, .send = send,
-                   .data = data };
+                   .data = data, .background_epoll = -1 };
   line_framer_init (&c->framer, 2 * LINE_FRAMER_MAX_LINE);
 }
 
@@ -22,6 +23,10 @@ void
 console_clear (Console *c)
 {
   g_clear_handle_id (&c->watch, g_source_remove);
+  g_clear_handle_id (&c->background_watch, g_source_remove);
+  if (c->background_epoll >= 0)
+    close (c->background_epoll);
+  c->background_epoll = -1;
   line_framer_clear (&c->framer);
 }
 
@@ -92,16 +97,61 @@ on_stdin_readable (int fd, GIOCondition condition, gpointer data)
     report_error ("reading stdin: %s", g_strerror (errno));
   route_lines (c, TRUE);
   c->watch = 0;
+  c->finished = TRUE;
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_background_input (int fd, GIOCondition condition, gpointer data)
+{
+  struct epoll_event event;
+  (void) condition;
+  while (epoll_wait (fd, &event, 1, 0) > 0)
+    ; /* taken: the next wake-up is the next input */
+  console_check_foreground (data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Watches the terminal for new input without reading it. */
+static void
+watch_background (Console *c)
+{
+  if (c->background_epoll < 0)
+    {
+      struct epoll_event event = { .events = EPOLLIN | EPOLLET };
+      c->background_epoll = epoll_create1 (EPOLL_CLOEXEC);
+      if (c->background_epoll < 0 ||
+          epoll_ctl (c->background_epoll, EPOLL_CTL_ADD, c->fd, &event) != 0)
+        {
+          report_error ("cannot watch the terminal: %s", g_strerror (errno));
+          return;
+        }
+    }
+  if (c->background_watch == 0)
+    c->background_watch = g_unix_fd_add (c->background_epoll, G_IO_IN,
+                                         on_background_input, c);
+}
+
+void
+console_check_foreground (Console *c)
+{
+  if (!c->started || c->finished || fcntl (c->fd, F_GETFD) < 0)
+    return; /* not yet, no more, or no stdin at all */
+  /* Reading a terminal we do not own would stop us (SIGTTIN). */
+  if (isatty (c->fd) && tcgetpgrp (c->fd) != getpgrp ())
+    {
+      g_clear_handle_id (&c->watch, g_source_remove);
+      watch_background (c);
+      return;
+    }
+  g_clear_handle_id (&c->background_watch, g_source_remove);
+  if (c->watch == 0)
+    c->watch = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readable, c);
 }
 
 void
 console_start (Console *c)
 {
-  if (fcntl (c->fd, F_GETFD) < 0)
-    return; /* no stdin at all */
-  /* Reading a terminal we do not own would stop us (SIGTTIN). */
-  if (isatty (c->fd) && tcgetpgrp (c->fd) != getpgrp ())
-    return;
-  c->watch = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readable, c);
+  c->started = TRUE;
+  console_check_foreground (c);
 }

@@ -3,8 +3,12 @@
  * Each line typed as "NAME: text" goes to child NAME as "text" and a
  * newline; other lines go whole to the --stdin-target child, if one is set,
  * else they are refused with a message.  End-of-file on stdin only stops
- * the reading: the children run on.  A stdin that is a terminal of which we
- * are not in the foreground (a harness started with &) is left alone.
+ * the reading: the children run on.  A stdin that is a terminal is read only
+ * while we are its foreground process group.  A harness started with &
+ * checks again when continued (SIGCONT, as fg sends to a stopped job) and
+ * whenever new input arrives on the terminal (bash's fg of a job still
+ * running sends nothing): an edge-triggered epoll, so that input left for
+ * the foreground process wakes us once, not in a loop.
  */
 #pragma once
 
@@ -24,10 +28,16 @@ typedef struct {
   gpointer data;
   LineFramer framer;
   guint watch;
+  int background_epoll;  /* stdin, edge-triggered, while in the background */
+  guint background_watch;
+  gboolean started;
+  gboolean finished;     /* end-of-file or an error */
 } Console;
 
 void console_init (Console *console, int fd, const char *const *names,
                    int target, ConsoleSendFunc send, gpointer data);
 /* Starts reading (not before the script is done). */
 void console_start (Console *console);
+/* After SIGCONT: reads a terminal only while in its foreground. */
+void console_check_foreground (Console *console);
 void console_clear (Console *console);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,26 @@ fifo_dir_prepare (const char *dir, gboolean *made, GError **error)
     }
   *made = TRUE;
   return TRUE;
+}
+
+int
+fifo_dir_lock (const char *dir, const char *what, GError **error)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int saved;
+
+  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) == 0)
+    return fd;
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  if (saved == EWOULDBLOCK)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "%s is in use by another pipe-harness; refusing to use it", what);
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s",
+                 what, g_strerror (saved));
+  return -1;
 }
 
 /* Why st is not a FIFO we may use, or NULL if it is one. */
@@ -148,6 +169,10 @@ input_fifo_open (InputFifo *fifo, const char *path, GError **error)
   fifo->read_fd = open_same (fifo, O_RDONLY, error);
   if (fifo->read_fd < 0)
     return FALSE;
+  if (flock (fifo->read_fd, LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK
+             ? refuse (path, "is in use by another pipe-harness", error)
+             : io_failed ("cannot lock", path, error);
   if (fifo->made && fchmod (fifo->read_fd, 0600) != 0) /* whatever the umask */
     return io_failed ("cannot set the mode of", path, error);
   fifo->keep_fd = open_same (fifo, O_WRONLY, error);

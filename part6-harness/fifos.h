@@ -7,6 +7,10 @@
  * untouched.  Each FIFO is held open twice, for reading and for writing, so
  * that a writer closing it is never an end-of-file.  At the end, only what
  * the harness made is removed.
+ *
+ * A folder or FIFO in use by another live harness is refused: each harness
+ * holds an flock() on its folder and on each of its FIFOs (on Linux, a
+ * FIFO's open descriptor can be locked) for as long as it runs.
  */
 #pragma once
 
@@ -29,7 +33,11 @@ char *fifo_dir_make_private (GError **error);
 /* Makes DIR (mode 0700) if it does not exist; *made tells whether it did. */
 gboolean fifo_dir_prepare (const char *dir, gboolean *made, GError **error);
 
-/* Makes or vets the FIFO at path and opens it. */
+/* Locks the folder for this run; returns the descriptor holding the lock,
+ * to close once done with it, or -1.  what names it in the message. */
+int fifo_dir_lock (const char *dir, const char *what, GError **error);
+
+/* Makes or vets the FIFO at path, opens it and locks it. */
 gboolean input_fifo_open (InputFifo *fifo, const char *path, GError **error);
 
 /* Closes it, and removes it if we made it and it is still ours. */

@@ -18,6 +18,7 @@
 #include "report.h"
 #include "script-run.h"
 #include "script.h"
+#include "signals.h"
 #include "stream.h"
 #include "test-file.h"
 
@@ -51,13 +52,13 @@ typedef struct {
   guint n_children;
   char *dir;
   gboolean made_dir;
+  int dir_lock;     /* holds the folder's lock, or -1 */
   Output *output;
   Console console;
   Script *script;
   ScriptRunner *runner;
   gboolean script_over; /* the runner has given its verdict */
   GMainLoop *loop;
-  guint signal_watches[3];
   GHashTable *vars;     /* captured by --ready patterns */
   int pipe_size;
   GPtrArray *retired;   /* streams of processes gone, freed at the end */
@@ -136,6 +137,9 @@ signal_remaining (Harness *h, int signum)
       if (child_process_signal (&c->proc, signum) && !c->proc.exited)
         report_event ("stopping %s (%s)", c->proc.name,
                       signum == SIGKILL ? "SIGKILL" : "SIGTERM");
+      /* A stopped process acts on SIGTERM only once continued. */
+      if (signum == SIGTERM)
+        child_process_signal (&c->proc, SIGCONT);
     }
 }
 
@@ -583,15 +587,68 @@ on_script_finished (gpointer data, const char *failure)
   check_lifecycle (h);
 }
 
-static gboolean
+static void
+on_child_stopped (gpointer data, ChildProcess *proc, int signum)
+{
+  (void) data;
+  /* SIGSTOP is sent on purpose: by us on Ctrl-Z, or by someone who knows. */
+  if (signum == SIGTTIN)
+    report_error ("%s was stopped by SIGTTIN: it tried to read the terminal", proc->name);
+  else if (signum == SIGTTOU)
+    report_error ("%s was stopped by SIGTTOU: it tried to write to the terminal or "
+                  "change its settings", proc->name);
+  else if (signum != SIGSTOP)
+    report_error ("%s was stopped by %s", proc->name, sigabbrev_np (signum));
+}
+
+/* Every child's process group, whatever is left of it. */
+static void
+signal_children (Harness *h, int signum)
+{
+  for (guint i = 0; i < h->n_children; i++)
+    if (child_started (&h->children[i]))
+      child_process_signal (&h->children[i].proc, signum);
+}
+
+/* The children go on with us (fg or bg), and the terminal is read again if
+ * we are in its foreground. */
+static void
+resume (Harness *h)
+{
+  signal_children (h, SIGCONT);
+  console_check_foreground (&h->console);
+}
+
+/* Ctrl-Z: the terminal stops only its foreground process group, ours; the
+ * children, each in a group of its own, are stopped with us. */
+static void
+suspend (Harness *h)
+{
+  signal_children (h, SIGSTOP);
+  raise (SIGSTOP);
+  resume (h);
+}
+
+static void
 on_signal (gpointer data, int signum)
 {
   Harness *h = data;
+  if (signum == SIGCHLD)
+    {
+      for (guint i = 0; i < h->n_children; i++)
+        child_process_poll (&h->children[i].proc);
+      return;
+    }
+  if (signum == SIGTSTP || signum == SIGCONT)
+    {
+      (signum == SIGTSTP ? suspend : resume) (h);
+      return;
+    }
   if (!h->ending)
     {
       report_event ("got %s; stopping", g_strsignal (signum));
       harness_end (h, 128 + signum);
-      return G_SOURCE_CONTINUE;
+      return;
     }
   /* Asked twice: kill everything now and wait for nothing. */
   h->hurry = TRUE;
@@ -605,14 +662,7 @@ on_signal (gpointer data, int signum)
         stream_abandon (h->children[i].err);
       }
   continue_ending (h);
-  return G_SOURCE_CONTINUE;
 }
-
-#define SIGNAL_HANDLER(sig)                                                    \
-  static gboolean on_##sig (gpointer data) { return on_signal (data, sig); }
-SIGNAL_HANDLER (SIGINT)
-SIGNAL_HANDLER (SIGTERM)
-SIGNAL_HANDLER (SIGHUP)
 
 /* ------------------------------------------------------------------ */
 /* Setting up */
@@ -632,8 +682,10 @@ open_fifos (Harness *h, GError **error)
 {
   if (h->opt->fifo_dir != NULL)
     {
+      g_autofree char *what = g_strconcat ("--fifo-dir ", h->opt->fifo_dir, NULL);
       h->dir = g_strdup (h->opt->fifo_dir);
-      if (!fifo_dir_prepare (h->dir, &h->made_dir, error))
+      if (!fifo_dir_prepare (h->dir, &h->made_dir, error) ||
+          (h->dir_lock = fifo_dir_lock (h->dir, what, error)) < 0)
         return FALSE;
     }
   else
@@ -642,6 +694,8 @@ open_fifos (Harness *h, GError **error)
       if (h->dir == NULL)
         return FALSE;
       h->made_dir = TRUE;
+      if ((h->dir_lock = fifo_dir_lock (h->dir, h->dir, error)) < 0)
+        return FALSE;
     }
   if (h->made_dir)
     emergency_set_path (h->n_children, h->dir, TRUE);
@@ -734,6 +788,13 @@ expand_command (Harness *h, Child *c, GHashTable *captures, GError **error)
   return g_strv_builder_end (argv);
 }
 
+static void
+on_terminal_output (gpointer data, gpointer stream)
+{
+  (void) stream;
+  child_input_terminal_output (data);
+}
+
 /* Starts a process of the child: its command with ${var} expanded now. */
 static gboolean
 spawn_child (Harness *h, Child *c, GError **error)
@@ -749,6 +810,7 @@ spawn_child (Harness *h, Child *c, GError **error)
   retire_streams (h, c);
   child_process_reset (&c->proc);
   c->proc.on_exited = on_child_exited;
+  c->proc.on_stopped = on_child_stopped;
   c->proc.on_exited_data = h;
   if (!child_process_spawn (&c->proc, h->dir, h->pipe_size, &pipes, error))
     return FALSE;
@@ -762,6 +824,8 @@ spawn_child (Harness *h, Child *c, GError **error)
   c->err = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDERR,
                        pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
   child_input_attach (&c->input, pipes.stdin_fd, c->proc.pty, c->out, c->err);
+  if (c->proc.pty)
+    stream_set_read_hook (c->out, on_terminal_output, &c->input);
   const char *command = h->opt->commands[c->proc.index];
   g_autofree char *expanded = strstr (command, "${") != NULL
     ? g_strjoinv (" ", h->opt->shell ? c->proc.argv + 2 : c->proc.argv) : NULL;
@@ -991,8 +1055,7 @@ static void
 clean_up (Harness *h)
 {
   emergency_clear ();
-  for (guint i = 0; i < G_N_ELEMENTS (h->signal_watches); i++)
-    g_clear_handle_id (&h->signal_watches[i], g_source_remove);
+  signals_stop ();
   console_clear (&h->console);
   g_clear_handle_id (&h->kill_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
@@ -1017,6 +1080,8 @@ clean_up (Harness *h)
   g_hash_table_unref (h->vars);
   if (h->made_dir && h->dir != NULL && g_rmdir (h->dir) != 0)
     report_error ("cannot remove %s: %s", h->dir, g_strerror (errno));
+  if (h->dir_lock >= 0)
+    close (h->dir_lock);
   g_free (h->dir);
   report_set_sink (NULL, NULL);
   g_clear_pointer (&h->output, output_free);
@@ -1062,7 +1127,7 @@ harness_run (const HarnessOptions *opt)
     .closed = on_output_closed,
     .idle = on_output_idle,
   };
-  Harness harness = { .opt = opt, .awaited = -1 };
+  Harness harness = { .opt = opt, .awaited = -1, .dir_lock = -1 };
   Harness *h = &harness;
   OutputFormat format = {
     .timestamps = opt->timestamps,
@@ -1097,17 +1162,13 @@ harness_run (const HarnessOptions *opt)
         }
     }
 
-  /* A reader of our stdout going away is an EPIPE to handle, not a death. */
-  signal (SIGPIPE, SIG_IGN);
   h->loop = g_main_loop_new (NULL, FALSE);
   h->output = output_new (STDOUT_FILENO, &format, &output_hooks, h);
   report_set_sink (on_report, h->output);
   console_init (&h->console, STDIN_FILENO, (const char *const *) opt->names,
                 opt->stdin_target ? (int) index_of (opt->names, opt->stdin_target) : -1,
                 on_console_send, h);
-  h->signal_watches[0] = g_unix_signal_add (SIGINT, on_SIGINT, h);
-  h->signal_watches[1] = g_unix_signal_add (SIGTERM, on_SIGTERM, h);
-  h->signal_watches[2] = g_unix_signal_add (SIGHUP, on_SIGHUP, h);
+  signals_start (on_signal, h);
 
   int status = start (h);
   if (status == -1)

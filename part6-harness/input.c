@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -35,6 +36,8 @@ child_input_attach (ChildInput *in, int stdin_fd, gboolean stdin_is_pty,
   in->err = err;
   in->closed = in->close_pending = FALSE;
   in->dropped = 0;
+  in->at_line_start = TRUE;
+  in->eof_sent = FALSE;
   g_unix_set_fd_nonblocking (stdin_fd, TRUE, NULL);
   write_queue (in);
 }
@@ -58,9 +61,13 @@ static void
 shut_stdin (ChildInput *in)
 {
   g_clear_handle_id (&in->stdin_watch, g_source_remove);
-  if (in->stdin_fd >= 0)
-    close (in->stdin_fd);
-  in->stdin_fd = -1;
+  /* A terminal stays open (closing it would not hang it up: its output is
+   * read through the same terminal), for the end-of-file to be sent again. */
+  if (in->stdin_fd >= 0 && !(in->eof_sent && in->stdin_is_pty))
+    {
+      close (in->stdin_fd);
+      in->stdin_fd = -1;
+    }
   in->closed = TRUE;
   in->dropped += in->queue->len;
   g_byte_array_set_size (in->queue, 0);
@@ -147,21 +154,52 @@ on_stdin_writable (int fd, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Sends the terminal's end-of-file character as its mode wants it, and
+ * notes the mode; FALSE if the terminal cannot take it now. */
+static gboolean
+send_terminal_eof (ChildInput *in)
+{
+  struct termios tio;
+  char eof[2] = { 4, 4 }; /* ^D */
+  gboolean canonical = TRUE;
+
+  if (tcgetattr (in->stdin_fd, &tio) == 0)
+    {
+      canonical = (tio.c_lflag & ICANON) != 0;
+      if (tio.c_cc[VEOF] != _POSIX_VDISABLE)
+        eof[0] = eof[1] = (char) tio.c_cc[VEOF];
+    }
+  gsize len = canonical && !in->at_line_start ? 2 : 1;
+  ssize_t n = write (in->stdin_fd, eof, len);
+  if (n < 0 && errno == EAGAIN)
+    return FALSE;
+  in->eof_sent = TRUE;
+  in->eof_canonical = canonical;
+  in->at_line_start = TRUE;
+  return TRUE;
+}
+
 static void
 finish_close (ChildInput *in)
 {
-  if (in->stdin_is_pty)
+  if (in->stdin_is_pty && !send_terminal_eof (in))
     {
-      /* A terminal's end-of-file is its EOF character at a line start. */
-      static const char eof_char = 4; /* ^D */
-      if (write (in->stdin_fd, &eof_char, 1) < 0 && errno == EAGAIN)
-        {
-          in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
-          return;
-        }
+      in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
+      return;
     }
   in->close_pending = FALSE;
   shut_stdin (in);
+}
+
+void
+child_input_terminal_output (ChildInput *in)
+{
+  struct termios tio;
+
+  if (!in->eof_sent || in->stdin_fd < 0 || tcgetattr (in->stdin_fd, &tio) != 0 ||
+      ((tio.c_lflag & ICANON) != 0) == in->eof_canonical)
+    return;
+  send_terminal_eof (in); /* if the terminal is full, it is reading nothing */
 }
 
 static void
@@ -185,7 +223,10 @@ write_queue (ChildInput *in)
     {
       ssize_t n = write (in->stdin_fd, in->queue->data, in->queue->len);
       if (n > 0)
-        g_byte_array_remove_range (in->queue, 0, n);
+        {
+          in->at_line_start = in->queue->data[n - 1] == '\n';
+          g_byte_array_remove_range (in->queue, 0, n);
+        }
       else if (n < 0 && errno == EAGAIN)
         in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
       else if (n < 0 && errno != EINTR)

@@ -29,6 +29,9 @@ typedef struct {
                         * no process attached */
   gboolean stdin_is_pty; /* end-of-file is ^D, not a close */
   Stream *out, *err;   /* the attached process's output, for its prompts */
+  gboolean at_line_start;  /* the last byte written was a newline */
+  gboolean eof_sent;       /* on a terminal: its end-of-file character */
+  gboolean eof_canonical;  /* ...sent while the terminal was canonical */
   InputFifo fifo;
   GByteArray *queue;
   guint fifo_watch;
@@ -69,5 +72,15 @@ void child_input_notify_room (ChildInput *in, ChildInputRoomFunc func, gpointer 
 gboolean child_input_send (ChildInput *in, const char *data, gsize len,
                            GError **error);
 
-/* End-of-file on the child's stdin after what is queued. */
+/* End-of-file on the child's stdin after what is queued.  On a terminal,
+ * its end-of-file character: at a line start if the terminal is in
+ * canonical mode (twice after an unfinished line: the first only ends the
+ * line), once if not, where programs such as readline take it as
+ * end-of-file themselves. */
 void child_input_close (ChildInput *in);
+
+/* The child wrote to its terminal.  A program that changed its terminal's
+ * mode after the end-of-file character was sent, before reading it (as
+ * readline programs do as they start), read it as something else; it is
+ * sent again once the output shows the program went on. */
+void child_input_terminal_output (ChildInput *in);

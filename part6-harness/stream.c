@@ -249,8 +249,16 @@ stream_read_once (Stream *s)
 static void
 stream_read (Stream *s)
 {
-  stream_read_once (s);
+  if (stream_read_once (s) && s->on_read != NULL)
+    s->on_read (s->on_read_data, s);
   output_queue (s->output, s);
+}
+
+void
+stream_set_read_hook (Stream *s, GFunc func, gpointer data)
+{
+  s->on_read = func;
+  s->on_read_data = data;
 }
 
 void

@@ -58,6 +58,8 @@ struct Stream {
   gboolean in_batch;  /* has lines in the Output's current batch */
   StreamSettledFunc on_settled;
   gpointer on_settled_data;
+  GFunc on_read;      /* told after each read of new bytes, or NULL */
+  gpointer on_read_data;
 };
 
 /* Takes ownership of fd (made non-blocking). */
@@ -65,6 +67,8 @@ Stream *stream_new (Output *output, guint child, const char *name,
                     StreamKind kind, int fd, gsize buffer_size,
                     StreamSettledFunc on_settled, gpointer data);
 void stream_free (Stream *stream);
+/* func (data, stream) is called each time new bytes were read. */
+void stream_set_read_hook (Stream *stream, GFunc func, gpointer data);
 
 /* Everything the stream will get has been read and handed out: end-of-file,
  * or its child exited and the pipe was empty (a grandchild may still hold

@@ -20,6 +20,10 @@
  *                                  numbered lines of LEN bytes until SIGTERM,
  *                                  then "wrote N bytes" on stderr, exit 0
  *   harness-child exit-at NS N     print "bye", exit N at CLOCK_MONOTONIC NS
+ *   harness-child tty-late MODE    (on a terminal) after 200 ms set the
+ *                                  terminal raw or canon, print "ready",
+ *                                  read until end-of-file (raw: a ^D, as
+ *                                  readline takes it), print "eof"
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +166,32 @@ flood_until_term (long len)
     }
 }
 
+/* A program that sets its terminal up late, as a readline program does. */
+static int
+tty_late (const char *mode)
+{
+  struct termios tio;
+  char c;
+  usleep (200 * 1000);
+  if (tcgetattr (0, &tio) != 0)
+    return 2;
+  if (strcmp (mode, "raw") == 0)
+    {
+      tio.c_lflag &= ~(tcflag_t) ICANON;
+      tio.c_cc[VMIN] = 1;
+      tio.c_cc[VTIME] = 0;
+    }
+  else
+    tio.c_lflag |= ICANON;
+  if (tcsetattr (0, TCSADRAIN, &tio) != 0)
+    return 2;
+  say ("ready\n");
+  while (read (0, &c, 1) == 1 && !(strcmp (mode, "raw") == 0 && c == tio.c_cc[VEOF]))
+    ;
+  say ("eof\n");
+  return 0;
+}
+
 static void
 on_term (int sig)
 {
@@ -268,6 +299,8 @@ main (int argc, char **argv)
       say ("bye\n");
       return atoi (argv[3]);
     }
+  else if (strcmp (mode, "tty-late") == 0 && argc == 3)
+    return tty_late (argv[2]);
   else if (strcmp (mode, "term-message") == 0)
     {
       signal (SIGTERM, on_term);

@@ -128,6 +128,133 @@ test_signal_after_quiet (void)
     }
 }
 
+/* Every other signal that would end the harness ends the run as SIGTERM
+ * does: the children are stopped, the folder removed, status 128+N. */
+static void
+test_signal_others (void)
+{
+  const int signals[] = { SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+                          SIGXCPU, SIGXFSZ, SIGIO, SIGSTKFLT, SIGPWR, SIGRTMIN,
+                          SIGRTMAX };
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    {
+      Run run;
+      g_autofree char *a = child ("idle");
+      g_autofree char *b = child ("ignore-term");
+      run_init (&run);
+      run_start (&run, "--kill-timeout", "200ms", a, b);
+      GPid pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+      g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+      g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+      tu_proc_signal (run.proc, signals[i]);
+      g_assert_cmpint (run_wait (&run), ==, 128 + signals[i]);
+      g_assert_nonnull (strstr (run_err (&run), "stopping A (SIGTERM)"));
+      g_assert_false (pid_alive (pid_a));
+      g_assert_false (pid_alive (pid_b));
+      assert_nothing_left (&run);
+      run_clear (&run);
+    }
+}
+
+/* A harness killed outright takes its children with it. */
+static void
+test_harness_killed (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  g_autofree char *b = child ("ignore-term");
+  run_init (&run);
+  run_start (&run, a, b);
+  GPid pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+  tu_proc_signal (run.proc, SIGKILL);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGKILL);
+  assert_gone (pid_a);
+  assert_gone (pid_b);
+  run_clear (&run);
+}
+
+/* Children start with no signal blocked or ignored. */
+static void
+test_child_signals_default (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "grep -E '^Sig(Blk|Ign)' /proc/self/status");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  g_assert_cmpstr (run_out (&run), ==,
+                   "A: SigBlk:\t0000000000000000\nA: SigIgn:\t0000000000000000\n");
+  run_clear (&run);
+}
+
+/* The signals process pid ignores, as /proc shows them. */
+static guint64
+ignored_signals (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  const char *at = strstr (status, "SigIgn:");
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen ("SigIgn:"), NULL, 16);
+}
+
+#define SIGNAL_BIT(signum) (G_GUINT64_CONSTANT (1) << ((signum) - 1))
+
+/* Under nohup, SIGHUP does not end the run, and the children ignore it too. */
+static void
+test_signal_ignored_nohup (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  run_init (&run);
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run.tmp);
+  const char *argv[] = { "nohup", PIPE_HARNESS, a, NULL };
+  const char *env[] = { runtime, NULL };
+  run.proc = tu_proc_start_full (argv, run.tmp, env, TU_PROC_DEFAULT);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+  tu_proc_signal (run.proc, SIGHUP);
+  tu_sleep_ms (300);
+  g_assert_true (tu_proc_running (run.proc));
+  g_assert_true (pid_alive (pid_a));
+  g_assert_cmphex (ignored_signals (pid_a) & SIGNAL_BIT (SIGHUP), ==, SIGNAL_BIT (SIGHUP));
+  run_stop (&run);
+  g_assert_false (pid_alive (pid_a));
+}
+
+/* Started with & by a script, SIGINT and SIGQUIT are ignored: they stay
+ * so, for the harness and its children. */
+static void
+test_signal_ignored_background (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  run_init (&run);
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run.tmp);
+  const char *argv[] = { "/bin/sh", "-c", "\"$0\" \"$@\" & echo \"harness $!\" >&2; wait $!",
+                         PIPE_HARNESS, a, NULL };
+  const char *env[] = { runtime, NULL };
+  run.proc = tu_proc_start_full (argv, run.tmp, env, TU_PROC_DEFAULT);
+  g_autofree char *harness = stderr_value (&run, "harness", " ");
+  GPid pid = (GPid) g_ascii_strtoll (harness, NULL, 10);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: pid", WAIT_MS));
+  kill (pid, SIGINT);
+  kill (pid, SIGQUIT);
+  tu_sleep_ms (300);
+  g_assert_true (pid_alive (pid));
+  g_assert_true (pid_alive (pid_a));
+  guint64 both = SIGNAL_BIT (SIGINT) | SIGNAL_BIT (SIGQUIT);
+  g_assert_cmphex (ignored_signals (pid) & both, ==, both);
+  g_assert_cmphex (ignored_signals (pid_a) & both, ==, both);
+  kill (pid, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  g_assert_false (pid_alive (pid_a));
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Input */
 
@@ -613,6 +740,48 @@ test_unwritable_fifo_dir (void)
   run_clear (&run);
 }
 
+/* A second harness given the FIFO folder, or a FIFO, of a live one is
+ * refused, and the first one's run goes on untouched. */
+static void
+test_fifos_in_use (void)
+{
+  Run first, second;
+  g_autofree char *a = child ("echo");
+  run_init (&first);
+  g_autofree char *shared = g_build_filename (first.tmp, "shared", NULL);
+  g_autofree char *fifo = g_build_filename (shared, "A", NULL);
+  g_autofree char *fifo_opt = g_strdup_printf ("A=%s", fifo);
+  run_start (&first, "--fifo-dir", shared, a);
+  g_autofree char *reported = fifo_of (&first, "A");
+  g_assert_cmpstr (reported, ==, fifo);
+
+  run_init (&second);
+  run_start (&second, "--fifo-dir", shared, a);
+  g_assert_cmpint (run_wait (&second), ==, 2);
+  g_autofree char *dir_refused = g_strdup_printf (
+    "pipe-harness: --fifo-dir %s is in use by another pipe-harness; refusing to use it\n", shared);
+  g_assert_cmpstr (run_err (&second), ==, dir_refused);
+  run_clear (&second);
+
+  run_init (&second);
+  run_start (&second, "--fifo", fifo_opt, a);
+  g_assert_cmpint (run_wait (&second), ==, 2);
+  g_autofree char *fifo_refused = g_strdup_printf (
+    "pipe-harness: %s is in use by another pipe-harness; refusing to use it "
+    "(left untouched)\n", fifo);
+  g_assert_cmpstr (run_err (&second), ==, fifo_refused);
+  assert_nothing_left (&second);
+  run_clear (&second);
+
+  write_fifo (fifo, "still mine\n");
+  g_assert_true (tu_proc_wait_stdout (first.proc, "A: got: still mine\n", WAIT_MS));
+  g_assert_cmpuint (tu_count (run_out (&first), "\n"), ==, 1);
+  tu_proc_signal (first.proc, SIGTERM);
+  g_assert_cmpint (run_wait (&first), ==, 128 + SIGTERM);
+  g_assert_false (g_file_test (shared, G_FILE_TEST_EXISTS)); /* it made it */
+  run_clear (&first);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hostile scripts and command lines */
 
@@ -707,6 +876,11 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/faults/signal/mid-flood", test_signal_mid_flood);
   g_test_add_func ("/faults/signal/after-quiet", test_signal_after_quiet);
+  g_test_add_func ("/faults/signal/others", test_signal_others);
+  g_test_add_func ("/faults/signal/harness-killed", test_harness_killed);
+  g_test_add_func ("/faults/signal/child-defaults", test_child_signals_default);
+  g_test_add_func ("/faults/signal/ignored-nohup", test_signal_ignored_nohup);
+  g_test_add_func ("/faults/signal/ignored-background", test_signal_ignored_background);
   g_test_add_func ("/faults/input/child-never-reads", test_child_never_reads);
   g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
@@ -723,6 +897,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
   g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
+  g_test_add_func ("/faults/path/fifos-in-use", test_fifos_in_use);
   g_test_add_func ("/faults/script/huge-line", test_huge_script_line);
   g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
   g_test_add_func ("/faults/script/sends-to-slow-reader", test_script_sends_to_slow_reader);

@@ -97,6 +97,46 @@ test_pty_drain (void)
   run_clear (&run);
 }
 
+/* close on a terminal ends the input of a program that sets its terminal
+ * up only later, raw or canonical, whenever it does. */
+static void
+test_pty_close_late_setup (void)
+{
+  static const char *const modes[] = { "raw", "canon" };
+  for (guint i = 0; i < 2 * G_N_ELEMENTS (modes); i++)
+    {
+      Run run;
+      g_autofree char *args = g_strdup_printf ("tty-late %s", modes[i % 2]);
+      g_autofree char *a = child (args);
+      run_init (&run);
+      write_file (run.tmp, "t.script", "close A\nwait A 2s\n");
+      run_start (&run, "--pty", "--script", "t.script", "--exit-after-script", a);
+      g_assert_cmpint (run_wait (&run), ==, 0);
+      g_assert_cmpstr (run_out (&run), ==, "A: ready\nA: eof\n");
+      g_assert_nonnull (strstr (run_err (&run), "A exited with status 0"));
+      run_clear (&run);
+    }
+}
+
+/* The python REPL, whose readline sets the terminal up as it starts. */
+static void
+test_pty_close_python (void)
+{
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_assert_nonnull (python);
+  for (int i = 0; i < 20; i++)
+    {
+      Run run;
+      run_init (&run);
+      write_file (run.tmp, "t.script", "close py\nwait py 2s\n");
+      run_start (&run, "--pty", "--names", "py", "--script", "t.script",
+                 "--exit-after-script", python);
+      g_assert_cmpint (run_wait (&run), ==, 0);
+      g_assert_nonnull (strstr (run_err (&run), "py exited with status 0"));
+      run_clear (&run);
+    }
+}
+
 static void
 test_pty_unknown_name (void)
 {
@@ -107,6 +147,126 @@ test_pty_unknown_name (void)
   g_assert_cmpstr (run_err (&run), ==,
                    "pipe-harness: --pty: there is no child named 'X' (the children are A)\n");
   run_clear (&run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Job control, on a terminal of the harness's own */
+
+/* Starts argv (a full command line) in run->tmp, its stdin a terminal of
+ * which it leads the session and is the foreground process group. */
+static void
+start_on_terminal (Run *run, const char *const *argv)
+{
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp);
+  const char *env[] = { runtime, NULL };
+  run->proc = tu_proc_start_full (argv, run->tmp, env, TU_PROC_STDIN_TERMINAL);
+}
+
+/* The state letter /proc shows for pid (R, S, T, Z...), or 0. */
+static char
+proc_state (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *paren;
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || (paren = strrchr (stat, ')')) == NULL)
+    return 0;
+  return paren[2];
+}
+
+/* Waits until pid is stopped (or, stopped FALSE, is not); FALSE after
+ * WAIT_MS. */
+static gboolean
+wait_stopped (GPid pid, gboolean stopped)
+{
+  for (int i = 0; i < WAIT_MS / 10; i++)
+    {
+      if ((proc_state (pid) == 'T') == stopped)
+        return TRUE;
+      tu_sleep_ms (10);
+    }
+  return FALSE;
+}
+
+static void
+type_keys (Run *run, const char *keys)
+{
+  int master = tu_proc_terminal (run->proc);
+  g_assert_cmpint (write (master, keys, strlen (keys)), ==, (gssize) strlen (keys));
+}
+
+/* Started with & and brought back with fg, the harness reads its terminal:
+ * after a stop (fg sends SIGCONT), and without one (bash's fg of a running
+ * job sends nothing).  bash does job control on its stderr: the terminal. */
+static void
+job_control_fg (const char *before_fg)
+{
+  Run run;
+  g_autofree char *a = child ("echo");
+  run_init (&run);
+  g_autofree char *script = g_strdup_printf (
+    "exec 3>&2 2>/dev/tty; set -m; \"$0\" \"$@\" 2>&3 & echo \"harness $!\" >&3; "
+    "sleep 0.5; %s; echo foreground >&3; fg", before_fg);
+  const char *argv[] = { "/bin/bash", "-c", script,
+                         PIPE_HARNESS, "--stdin-target", "A", a, NULL };
+  start_on_terminal (&run, argv);
+  g_autofree char *harness = stderr_value (&run, "harness", " ");
+  GPid pid = (GPid) g_ascii_strtoll (harness, NULL, 10);
+  g_assert_true (tu_proc_wait_stderr (run.proc, "foreground", WAIT_MS));
+  tu_sleep_ms (200);
+  type_keys (&run, "hello\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: hello\n", WAIT_MS));
+  kill (pid, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  run_clear (&run);
+}
+
+static void
+test_job_control_fg (void)
+{
+  job_control_fg ("kill -STOP %1; until jobs -s | grep -q .; do sleep 0.05; done");
+  job_control_fg ("true");
+}
+
+/* Ctrl-Z stops the children with the harness; SIGCONT resumes them all. */
+static void
+test_job_control_ctrl_z (void)
+{
+  Run run;
+  g_autofree char *a = child ("idle");
+  g_autofree char *b = child ("idle");
+  run_init (&run);
+  const char *argv[] = { PIPE_HARNESS, a, b, NULL };
+  start_on_terminal (&run, argv);
+  GPid pid = tu_proc_pid (run.proc), pid_a = pid_of (&run, "A"), pid_b = pid_of (&run, "B");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid", WAIT_MS));
+  type_keys (&run, "\032"); /* ^Z */
+  g_assert_true (wait_stopped (pid, TRUE));
+  g_assert_true (wait_stopped (pid_a, TRUE));
+  g_assert_true (wait_stopped (pid_b, TRUE));
+  kill (pid, SIGCONT);
+  g_assert_true (wait_stopped (pid, FALSE));
+  g_assert_true (wait_stopped (pid_a, FALSE));
+  g_assert_true (wait_stopped (pid_b, FALSE));
+  g_assert_null (strstr (run_err (&run), "was stopped"));
+  run_stop (&run);
+  g_assert_false (pid_alive (pid_a));
+}
+
+/* A child stopped for reading the terminal is reported, not left silent. */
+static void
+test_job_control_child_reads_terminal (void)
+{
+  Run run;
+  run_init (&run);
+  const char *argv[] = { PIPE_HARNESS, "--wait-all", "--shell",
+                         "read line < /dev/tty; echo read", "sleep 100", NULL };
+  start_on_terminal (&run, argv);
+  GPid pid_a = pid_of (&run, "A");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "A was stopped by SIGTTIN: it tried to "
+                                                "read the terminal\n", WAIT_MS));
+  run_stop (&run);
+  g_assert_false (pid_alive (pid_a));
 }
 
 /* ------------------------------------------------------------------ */
@@ -576,6 +736,12 @@ main (int argc, char **argv)
   g_test_add_func ("/features/pty/is-terminal", test_pty_is_terminal);
   g_test_add_func ("/features/pty/drain", test_pty_drain);
   g_test_add_func ("/features/pty/unknown-name", test_pty_unknown_name);
+  g_test_add_func ("/features/pty/close-late-setup", test_pty_close_late_setup);
+  g_test_add_func ("/features/pty/close-python", test_pty_close_python);
+  g_test_add_func ("/features/job-control/fg", test_job_control_fg);
+  g_test_add_func ("/features/job-control/ctrl-z", test_job_control_ctrl_z);
+  g_test_add_func ("/features/job-control/child-reads-terminal",
+                   test_job_control_child_reads_terminal);
   g_test_add_func ("/features/json/lossless", test_json_lossless);
   g_test_add_func ("/features/timestamps", test_timestamps);
   g_test_add_func ("/features/color", test_color);

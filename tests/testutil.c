@@ -9,6 +9,7 @@
 #include <gio/gunixoutputstream.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,7 @@ struct TuProc {
   Collector out, err;
   gboolean exited;
   int status;
+  int terminal; /* master side, or -1 */
 };
 
 static gboolean
@@ -151,6 +153,30 @@ lead_own_group (gpointer data)
   setpgid (0, 0);
 }
 
+/* Or, on a terminal, leads a session of its own with stdin (the terminal's
+ * slave side, already in place) as its controlling terminal. */
+static void
+lead_own_session (gpointer data)
+{
+  (void) data;
+  setsid ();
+  ioctl (0, TIOCSCTTY, 0);
+}
+
+static int
+open_terminal (int *slave)
+{
+  char name[64];
+  int master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint (master, >=, 0);
+  g_assert_cmpint (grantpt (master), ==, 0);
+  g_assert_cmpint (unlockpt (master), ==, 0);
+  g_assert_cmpint (ptsname_r (master, name, sizeof name), ==, 0);
+  *slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint (*slave, >=, 0);
+  return master;
+}
+
 static void
 on_proc_exited (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -176,13 +202,24 @@ tu_proc_start_full (const char *const *argv,
                                             : G_SUBPROCESS_FLAGS_STDIN_PIPE;
   sflags |= (flags & TU_PROC_STDOUT_DISCARD) ? G_SUBPROCESS_FLAGS_STDOUT_SILENCE
                                              : G_SUBPROCESS_FLAGS_STDOUT_PIPE;
+  if (flags & TU_PROC_STDIN_TERMINAL)
+    sflags &= ~G_SUBPROCESS_FLAGS_STDIN_PIPE;
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (sflags);
   g_autoptr (GError) error = NULL;
   TuProc *p = g_new0 (TuProc, 1);
 
+  p->terminal = -1;
   if (flags & TU_PROC_STDIN_INHERIT)
     g_subprocess_launcher_set_stdin_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_set_child_setup (launcher, lead_own_group, NULL, NULL);
+  if (flags & TU_PROC_STDIN_TERMINAL)
+    {
+      int slave;
+      p->terminal = open_terminal (&slave);
+      g_subprocess_launcher_take_stdin_fd (launcher, slave);
+      g_subprocess_launcher_set_child_setup (launcher, lead_own_session, NULL, NULL);
+    }
+  else
+    g_subprocess_launcher_set_child_setup (launcher, lead_own_group, NULL, NULL);
   if (cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
   for (gsize i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
@@ -222,6 +259,12 @@ tu_proc_pid (TuProc *p)
 {
   const char *id = g_subprocess_get_identifier (p->proc);
   return id ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
+int
+tu_proc_terminal (TuProc *p)
+{
+  return p->terminal;
 }
 
 void
@@ -378,6 +421,8 @@ tu_proc_free (TuProc *p)
   tu_proc_close_stdin (p);
   collector_clear (&p->out);
   collector_clear (&p->err);
+  if (p->terminal >= 0)
+    close (p->terminal);
   g_object_unref (p->proc);
   g_free (p->what);
   g_free (p);

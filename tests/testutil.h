@@ -37,6 +37,10 @@ typedef enum {
   TU_PROC_DEFAULT = 0,
   TU_PROC_STDIN_INHERIT = 1 << 0, /* stdin is /dev/null instead of a pipe */
   TU_PROC_STDOUT_DISCARD = 1 << 1, /* stdout is /dev/null, not collected */
+  /* stdin is a new pseudo-terminal, the controlling terminal of a session
+   * the process leads (so its process group is the foreground one); the
+   * test holds the master side: tu_proc_terminal(). */
+  TU_PROC_STDIN_TERMINAL = 1 << 2,
 } TuProcFlags;
 
 /* Starts argv (argv[0] a path) in cwd (NULL: ours) with extra environment
@@ -48,6 +52,8 @@ TuProc *tu_proc_start_full (const char *const *argv,
 TuProc *tu_proc_start (const char *first_arg, ...) G_GNUC_NULL_TERMINATED;
 
 GPid tu_proc_pid (TuProc *proc);
+/* The master side of its terminal (TU_PROC_STDIN_TERMINAL), or -1. */
+int tu_proc_terminal (TuProc *proc);
 void tu_proc_write (TuProc *proc, const char *text);
 void tu_proc_close_stdin (TuProc *proc);
 void tu_proc_signal (TuProc *proc, int signum);
