@@ -27,6 +27,10 @@
  * kernel memory (a user's pipes beyond a limit are cut to one page). */
 #define PIPE_BUDGET (16 * 1024 * 1024)
 #define PIPE_SIZE_MAX (1024 * 1024)
+/* With --exit-after-script, how long children whose input the script's end
+ * closed may take to end by themselves before SIGTERM: their own end still
+ * counts for the verdict. */
+#define SCRIPT_END_GRACE_MS 250
 /* After SIGKILL, how long a pipe that some escaped process still holds open
  * is waited for before the harness stops reading it. */
 #define ABANDON_DELAY_MS 1000
@@ -74,12 +78,15 @@ typedef struct {
   gboolean terminating; /* SIGTERM sent */
   gboolean hurry;       /* a second signal: kill now, wait for nothing */
   gboolean done;        /* nothing left to wait for */
+  gboolean grace;       /* the script is done: SIGTERM waits a moment */
+  guint grace_timer;
   guint kill_timer;
   guint abandon_timer;
   guint run_timer;      /* --timeout */
 } Harness;
 
 static void continue_ending (Harness *h);
+static gboolean on_grace_over (gpointer data);
 
 static gboolean
 child_started (const Child *c)
@@ -172,6 +179,16 @@ on_kill_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_grace_over (gpointer data)
+{
+  Harness *h = data;
+  h->grace_timer = 0;
+  h->grace = FALSE;
+  continue_ending (h);
+  return G_SOURCE_REMOVE;
+}
+
 /* Moves the ending along; called whenever something it waits for happens. */
 static void
 continue_ending (Harness *h)
@@ -181,9 +198,22 @@ continue_ending (Harness *h)
   if (!h->terminating)
     {
       /* First every child that exited has its output read to the end... */
+      gboolean all_gone = TRUE;
       for (guint i = 0; i < h->n_children; i++)
-        if (h->children[i].proc.exited && !h->children[i].gone)
+        {
+          const Child *c = &h->children[i];
+          if (c->proc.exited && !c->gone)
+            return;
+          all_gone &= !child_started (c) || c->gone;
+        }
+      /* ...after a script, those whose input it closed may end by
+       * themselves for a moment (how they end still counts)... */
+      if (h->grace && !all_gone)
+        {
+          if (h->grace_timer == 0)
+            h->grace_timer = g_timeout_add (SCRIPT_END_GRACE_MS, on_grace_over, h);
           return;
+        }
       /* ...then the others are asked to stop. */
       h->terminating = TRUE;
       signal_remaining (h, SIGTERM);
@@ -580,6 +610,7 @@ on_script_finished (gpointer data, const char *failure)
     {
       for (guint i = 0; i < h->n_children; i++)
         child_input_close (&h->children[i].input);
+      h->grace = TRUE;
       harness_end (h, 0);
       return;
     }
@@ -1058,6 +1089,7 @@ clean_up (Harness *h)
   signals_stop ();
   console_clear (&h->console);
   g_clear_handle_id (&h->kill_timer, g_source_remove);
+  g_clear_handle_id (&h->grace_timer, g_source_remove);
   g_clear_handle_id (&h->abandon_timer, g_source_remove);
   g_clear_handle_id (&h->ready_timer, g_source_remove);
   g_clear_handle_id (&h->run_timer, g_source_remove);

@@ -38,6 +38,8 @@ child_input_attach (ChildInput *in, int stdin_fd, gboolean stdin_is_pty,
   in->dropped = 0;
   in->at_line_start = TRUE;
   in->eof_sent = FALSE;
+  in->attached_at = g_get_monotonic_time ();
+  in->settling = TRUE;
   g_unix_set_fd_nonblocking (stdin_fd, TRUE, NULL);
   write_queue (in);
 }
@@ -47,6 +49,7 @@ child_input_clear (ChildInput *in)
 {
   g_clear_handle_id (&in->fifo_watch, g_source_remove);
   g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  g_clear_handle_id (&in->settle_timer, g_source_remove);
   if (in->stdin_fd >= 0)
     close (in->stdin_fd);
   in->stdin_fd = -1;
@@ -86,6 +89,7 @@ void
 child_input_detach (ChildInput *in, gboolean keep)
 {
   g_clear_handle_id (&in->stdin_watch, g_source_remove);
+  g_clear_handle_id (&in->settle_timer, g_source_remove);
   if (in->stdin_fd >= 0)
     close (in->stdin_fd);
   in->stdin_fd = -1;
@@ -202,15 +206,61 @@ child_input_terminal_output (ChildInput *in)
   send_terminal_eof (in); /* if the terminal is full, it is reading nothing */
 }
 
+/* Input ends a prompt: whatever the timing, "sqlite> " and the answer to
+ * what is written now are two lines. */
 static void
-queue_input (ChildInput *in, const char *data, gsize len)
+end_prompts (ChildInput *in)
 {
-  /* Input ends a prompt: whatever the timing, "sqlite> " and the answer
-   * to what is sent now are two lines. */
   if (in->out != NULL)
     stream_end_prompt (in->out);
   if (in->err != NULL)
     stream_end_prompt (in->err);
+}
+
+static gboolean on_settle_timeout (gpointer data);
+
+/* While the process is settling: FALSE, with a timer for the moment its
+ * output will have been still long enough; TRUE once it has. */
+static gboolean
+settled (ChildInput *in)
+{
+  if (!in->settling)
+    return TRUE;
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = in->attached_at;
+  if (in->out != NULL)
+    last = MAX (last, in->out->last_read);
+  if (in->err != NULL)
+    last = MAX (last, in->err->last_read);
+  gint64 due = MIN (last + INPUT_SETTLE_US, in->attached_at + INPUT_SETTLE_MAX_US);
+  gboolean gone = in->out == NULL || in->out->eof;
+  if (now < due && !gone)
+    {
+      if (in->settle_timer == 0)
+        in->settle_timer = g_timeout_add ((guint) ((due - now + 999) / 1000),
+                                          on_settle_timeout, in);
+      return FALSE;
+    }
+  in->settling = FALSE;
+  g_clear_handle_id (&in->settle_timer, g_source_remove);
+  end_prompts (in);
+  return TRUE;
+}
+
+static gboolean
+on_settle_timeout (gpointer data)
+{
+  ChildInput *in = data;
+  in->settle_timer = 0;
+  write_queue (in);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_input (ChildInput *in, const char *data, gsize len)
+{
+  if (!in->settling)
+    end_prompts (in);
   g_byte_array_append (in->queue, (const guint8 *) data, len);
   output_input (in->output, in->name, data, len);
   write_queue (in);
@@ -219,6 +269,8 @@ queue_input (ChildInput *in, const char *data, gsize len)
 static void
 write_queue (ChildInput *in)
 {
+  if (in->queue->len > 0 && in->stdin_fd >= 0 && !settled (in))
+    return;
   while (in->queue->len > 0 && in->stdin_watch == 0 && !in->closed && in->stdin_fd >= 0)
     {
       ssize_t n = write (in->stdin_fd, in->queue->data, in->queue->len);

@@ -6,8 +6,13 @@
  * kernel and the harness never blocks on a child that does not read.  A
  * child not started yet (held), or being restarted, has no stdin: what
  * comes for it waits in the queue until a process is attached.  Before any
- * input is queued, what the child printed without a newline (a prompt) is
+ * input is written, what the child printed without a newline (a prompt) is
  * handed out as a line of its own.
+ *
+ * A process just started has often not shown its first prompt yet: input
+ * for it is held until its output has been still for INPUT_SETTLE_US (at
+ * most INPUT_SETTLE_MAX_US after it started), so that the prompt is there,
+ * and is cut off the answer, whatever the timing.
  */
 #pragma once
 
@@ -18,6 +23,8 @@
 #include "stream.h"
 
 #define INPUT_QUEUE_LIMIT (64 * 1024)
+#define INPUT_SETTLE_US STREAM_PARTIAL_DELAY_US
+#define INPUT_SETTLE_MAX_US (1000 * 1000)
 
 typedef void (*ChildInputRoomFunc) (gpointer data, guint child);
 
@@ -36,6 +43,9 @@ typedef struct {
   GByteArray *queue;
   guint fifo_watch;
   guint stdin_watch;
+  gint64 attached_at;  /* when the process was attached */
+  gboolean settling;   /* its first input is held until its output is still */
+  guint settle_timer;
   gboolean fifo_enabled;   /* the FIFO may be read (not during the script) */
   gboolean close_pending;  /* close stdin once the queue is written */
   gboolean closed;         /* stdin is closed: nothing more is delivered */

@@ -224,6 +224,7 @@ stream_read_once (Stream *s)
   if (n > 0)
     {
       line_framer_commit (&s->framer, n);
+      s->last_read = g_get_monotonic_time ();
       if (s->seek_prompt)
         seek_prompt (s);
       track_tail (s, memrchr (space, '\n', n) != NULL);

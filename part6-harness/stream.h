@@ -46,6 +46,7 @@ struct Stream {
   GSource *source;    /* watches fd while reading; fires the partial deadline */
   gpointer fd_tag;    /* non-NULL while fd is watched */
   gint64 partial_since; /* reading with an unfinished line since, or 0 */
+  gint64 last_read;   /* when bytes last came, or 0 */
   char *prompt;       /* the last unfinished line cut short, or NULL */
   gsize prompt_len;
   gboolean seek_prompt; /* input was sent: look for the prompt */
