@@ -20,6 +20,25 @@
  *                                  numbered lines of LEN bytes until SIGTERM,
  *                                  then "wrote N bytes" on stderr, exit 0
  *   harness-child exit-at NS N     print "bye", exit N at CLOCK_MONOTONIC NS
+ *   harness-child exit-after MS N  print "pid N", exit N after MS milliseconds
+ *   harness-child signal-after MS SIG
+ *                                  print "pid N", die of signal SIG after MS
+ *                                  milliseconds
+ *   harness-child exit-on-eof N    print "pid N", exit N at end-of-file on
+ *                                  stdin
+ *   harness-child prompt           print "> " (no newline), read a line,
+ *                                  answer "answer LINE" at once, again
+ *   harness-child ready-after MS PATH
+ *                                  after MS milliseconds make the file PATH,
+ *                                  then print "ready pid=N"
+ *   harness-child check-file PATH  "found PATH" if PATH exists, else
+ *                                  "missing PATH" and exit 1
+ *   harness-child args ARG…        each ARG as a line (may be empty), then
+ *                                  wait for EOF
+ *   harness-child repeat N TEXT    TEXT as a line N times (0: for ever), then
+ *                                  wait for EOF
+ *   harness-child signals          print "pid N", then "got SIG" for each
+ *                                  SIGHUP, SIGINT, SIGUSR1, SIGUSR2
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
@@ -28,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,10 +191,61 @@ on_term (int sig)
   _exit (0);
 }
 
+static void
+sleep_ms (long ms)
+{
+  struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+  while (nanosleep (&t, &t) != 0 && errno == EINTR)
+    ;
+}
+
+/* "answer LINE" for every line, each after a prompt "> ", the answer and the
+ * next prompt in two writes, so that the prompt may come before or after
+ * the next input is sent. */
+static void
+prompt (void)
+{
+  char line[4096], answer[4200];
+  for (;;)
+    {
+      say ("> ");
+      if (fgets (line, sizeof line, stdin) == NULL)
+        return;
+      line[strcspn (line, "\n")] = '\0';
+      snprintf (answer, sizeof answer, "answer %s\n", line);
+      say (answer);
+    }
+}
+
+static void
+signals (void)
+{
+  static const int wanted[] = { SIGHUP, SIGINT, SIGUSR1, SIGUSR2 };
+  sigset_t set;
+  sigemptyset (&set);
+  for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+    sigaddset (&set, wanted[i]);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  say_pid ();
+  for (;;)
+    {
+      int sig = sigwaitinfo (&set, NULL);
+      char line[32];
+      if (sig < 0)
+        continue;
+      snprintf (line, sizeof line, "got %d\n", sig);
+      say (line);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
+  /* SIGSEGV kills a child, sanitized or not, and leaves no core file. */
+  const struct rlimit no_core = { 0, 0 };
+  setrlimit (RLIMIT_CORE, &no_core);
+  signal (SIGSEGV, SIG_DFL);
 
   if (strcmp (mode, "flood") == 0 && argc == 4)
     flood (atol (argv[2]), atol (argv[3]));
@@ -268,6 +339,72 @@ main (int argc, char **argv)
       say ("bye\n");
       return atoi (argv[3]);
     }
+  else if (strcmp (mode, "exit-after") == 0 && argc == 4)
+    {
+      say_pid ();
+      sleep_ms (atol (argv[2]));
+      return atoi (argv[3]);
+    }
+  else if (strcmp (mode, "signal-after") == 0 && argc == 4)
+    {
+      say_pid ();
+      sleep_ms (atol (argv[2]));
+      signal (atoi (argv[3]), SIG_DFL);
+      raise (atoi (argv[3]));
+      sleep_forever ();
+    }
+  else if (strcmp (mode, "exit-on-eof") == 0 && argc == 3)
+    {
+      say_pid ();
+      wait_for_eof ();
+      return atoi (argv[2]);
+    }
+  else if (strcmp (mode, "prompt") == 0)
+    prompt ();
+  else if (strcmp (mode, "ready-after") == 0 && argc == 4)
+    {
+      char line[64];
+      sleep_ms (atol (argv[2]));
+      FILE *made = fopen (argv[3], "w");
+      if (made == NULL || fclose (made) != 0)
+        return 1;
+      snprintf (line, sizeof line, "ready pid=%ld\n", (long) getpid ());
+      say (line);
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "check-file") == 0 && argc == 3)
+    {
+      int found = access (argv[2], F_OK) == 0;
+      say (found ? "found " : "missing ");
+      say (argv[2]);
+      say ("\n");
+      if (!found)
+        return 1;
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "args") == 0)
+    {
+      for (int i = 2; i < argc; i++)
+        {
+          say (argv[i]);
+          say ("\n");
+        }
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "repeat") == 0 && argc == 4)
+    {
+      long n = atol (argv[2]);
+      size_t len = strlen (argv[3]);
+      char *line = malloc (len + 1);
+      memcpy (line, argv[3], len);
+      line[len] = '\n';
+      for (long i = 0; n == 0 || i < n; i++)
+        write_all (line, len + 1);
+      free (line);
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "signals") == 0)
+    signals ();
   else if (strcmp (mode, "term-message") == 0)
     {
       signal (SIGTERM, on_term);
