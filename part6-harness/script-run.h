@@ -5,7 +5,8 @@
  * each child prints, when a child's process starts, becomes ready and ends,
  * and the runner acts through ScriptHooks.  It keeps, per child, the window
  * of lines an expect searches (the lines since the last match, at most
- * match_max bytes of them) and the last few lines for failure reports.
+ * match_max bytes of them, newlines included) and the last few lines for
+ * failure reports.
  *
  * Verdicts: a step that fails, or a child that ends abnormally (killed by a
  * signal, or exiting non-zero) while the script runs, fails the script,
