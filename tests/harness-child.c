@@ -26,8 +26,9 @@
  *                                  milliseconds
  *   harness-child exit-on-eof N    print "pid N", exit N at end-of-file on
  *                                  stdin
- *   harness-child prompt           print "> " (no newline), read a line,
- *                                  answer "answer LINE" at once, again
+ *   harness-child prompt [US]      print "> " (no newline), read a line,
+ *                                  answer "answer LINE" at once, and again
+ *                                  (the next prompt US microseconds later)
  *   harness-child ready-after MS PATH
  *                                  after MS milliseconds make the file PATH,
  *                                  then print "ready pid=N"
@@ -192,22 +193,30 @@ on_term (int sig)
 }
 
 static void
-sleep_ms (long ms)
+sleep_us (long us)
 {
-  struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+  struct timespec t = { us / 1000000, (us % 1000000) * 1000 };
   while (nanosleep (&t, &t) != 0 && errno == EINTR)
     ;
 }
 
+static void
+sleep_ms (long ms)
+{
+  sleep_us (ms * 1000);
+}
+
 /* "answer LINE" for every line, each after a prompt "> ", the answer and the
  * next prompt in two writes, so that the prompt may come before or after
- * the next input is sent. */
+ * the next input is sent (after, mostly, when it waits delay_us). */
 static void
-prompt (void)
+prompt (long delay_us)
 {
   char line[4096], answer[4200];
-  for (;;)
+  for (int first = 1;; first = 0)
     {
+      if (!first && delay_us > 0)
+        sleep_us (delay_us);
       say ("> ");
       if (fgets (line, sizeof line, stdin) == NULL)
         return;
@@ -359,8 +368,8 @@ main (int argc, char **argv)
       wait_for_eof ();
       return atoi (argv[2]);
     }
-  else if (strcmp (mode, "prompt") == 0)
-    prompt ();
+  else if (strcmp (mode, "prompt") == 0 && argc <= 3)
+    prompt (argc == 3 ? atol (argv[2]) : 0);
   else if (strcmp (mode, "ready-after") == 0 && argc == 4)
     {
       char line[64];

@@ -745,12 +745,15 @@ test_empty_line (void)
 /* ------------------------------------------------------------------ */
 /* 13. Input ends a prompt */
 
+/* Five runs where the prompt comes as soon as the answer, so before or
+ * after the next input; two where it comes a millisecond after, so mostly
+ * after the input, glued to the next answer. */
 static void
 test_prompt_rounds (void)
 {
-  g_autofree char *a = child ("prompt");
-  for (int round = 0; round < 5; round++)
+  for (int round = 0; round < 7; round++)
     {
+      g_autofree char *a = child (round < 5 ? "prompt" : "prompt 1000");
       Run run;
       run_init (&run);
       script_file (&run, "expect A /^> $/\nrepeat 200\n  send A ${i}\n  expect A /^answer ${i}$/ 2s\nend\n");
