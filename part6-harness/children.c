@@ -289,8 +289,8 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
       close (in[1]);
       close (out[0]);
       close (err[0]);
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s",
-                   g_strerror (failure));
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s",
+                   c->argv[0], g_strerror (failure));
       return FALSE;
     }
   *ours = (ChildPipes) { in[1], out[0], err[0] };

@@ -289,7 +289,8 @@ check_gone (Harness *h, Child *c)
       /* After the script passed, an end the harness did not cause still
        * fails the run. */
       if (!h->terminating && h->exit_status == 0 && h->runner != NULL &&
-          h->opt->exit_after_script && c->proc.status != 0)
+          h->opt->exit_after_script && c->proc.status != 0 &&
+          !script_runner_end_expected (h->runner, c->proc.index))
         {
           report_error ("%s %s after the script, before it was stopped",
                         c->proc.name, how);

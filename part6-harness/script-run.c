@@ -26,7 +26,7 @@ typedef struct {
 
 typedef struct {
   GQueue window;           /* Line: since the last match, oldest first */
-  gsize window_bytes;
+  gsize window_bytes;      /* its lines' bytes, each with its newline */
   guint64 window_dropped;  /* lines that left it unsearched (--match-max) */
   GQueue last;             /* Line: the last LAST_LINES_SHOWN lines */
   guint64 next_seq;
@@ -79,6 +79,14 @@ struct ScriptRunner {
 
 static void advance (ScriptRunner *r);
 static void scan (ScriptRunner *r);
+
+/* What a line weighs in a window: its bytes and its newline, so that a
+ * flood of empty lines fills the window too. */
+static gsize
+line_weight (const Line *l)
+{
+  return g_bytes_get_size (l->bytes) + 1;
+}
 
 static void
 line_free (gpointer data)
@@ -306,6 +314,12 @@ searched_note (ScriptRunner *r, guint child)
   return g_string_free (g_steal_pointer (&note), FALSE);
 }
 
+gboolean
+script_runner_end_expected (ScriptRunner *r, guint child)
+{
+  return r->children[child].end_expected;
+}
+
 void
 script_runner_set_var (ScriptRunner *r, const char *name, const char *value)
 {
@@ -372,7 +386,7 @@ consume (ChildState *c, Line *upto)
     {
       Line *l = g_queue_pop_head (&c->window);
       gboolean last = l == upto;
-      c->window_bytes -= g_bytes_get_size (l->bytes);
+      c->window_bytes -= line_weight (l);
       line_free (l);
       if (last)
         break;
@@ -394,7 +408,7 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
   l->bytes = g_bytes_new (text, len);
   l->seq = c->next_seq++;
   g_queue_push_tail (&c->window, l);
-  c->window_bytes += len;
+  c->window_bytes += line_weight (l);
 
   gboolean scanning = waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE);
   if (scanning && r->cursor == NULL)
@@ -409,7 +423,7 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
       if (scanning && r->cursor == c->window.head)
         r->cursor = r->cursor->next;
       Line *old = g_queue_pop_head (&c->window);
-      c->window_bytes -= g_bytes_get_size (old->bytes);
+      c->window_bytes -= line_weight (old);
       line_free (old);
     }
 

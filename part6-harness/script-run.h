@@ -5,7 +5,8 @@
  * each child prints, when a child's process starts, becomes ready and ends,
  * and the runner acts through ScriptHooks.  It keeps, per child, the window
  * of lines an expect searches (the lines since the last match, at most
- * match_max bytes of them) and the last few lines for failure reports.
+ * match_max bytes of them, newlines included) and the last few lines for
+ * failure reports.
  *
  * Verdicts: a step that fails, or a child that ends abnormally (killed by a
  * signal, or exiting non-zero) while the script runs, fails the script,
@@ -67,6 +68,9 @@ void script_runner_child_ready (ScriptRunner *runner, guint child);
  * everything it printed has been passed in. */
 void script_runner_child_ended (ScriptRunner *runner, guint child, int status,
                                 int term_signal);
+/* Whether the script asked for the end of the child's process (signal,
+ * close, restart), so that how it ends does not count. */
+gboolean script_runner_end_expected (ScriptRunner *runner, guint child);
 /* The child's input queue has room again. */
 void script_runner_input_room (ScriptRunner *runner, guint child);
 /* A variable captured outside the script (by a --ready pattern). */

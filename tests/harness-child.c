@@ -24,6 +24,26 @@
  *                                  terminal raw or canon, print "ready",
  *                                  read until end-of-file (raw: a ^D, as
  *                                  readline takes it), print "eof"
+ *   harness-child exit-after MS N  print "pid N", exit N after MS milliseconds
+ *   harness-child signal-after MS SIG
+ *                                  print "pid N", die of signal SIG after MS
+ *                                  milliseconds
+ *   harness-child exit-on-eof N    print "pid N", exit N at end-of-file on
+ *                                  stdin
+ *   harness-child prompt [US]      print "> " (no newline), read a line,
+ *                                  answer "answer LINE" at once, and again
+ *                                  (the next prompt US microseconds later)
+ *   harness-child ready-after MS PATH
+ *                                  after MS milliseconds make the file PATH,
+ *                                  then print "ready pid=N"
+ *   harness-child check-file PATH  "found PATH" if PATH exists, else
+ *                                  "missing PATH" and exit 1
+ *   harness-child args ARG…        each ARG as a line (may be empty), then
+ *                                  wait for EOF
+ *   harness-child repeat N TEXT    TEXT as a line N times (0: for ever), then
+ *                                  wait for EOF
+ *   harness-child signals          print "pid N", then "got SIG" for each
+ *                                  SIGHUP, SIGINT, SIGUSR1, SIGUSR2
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
@@ -33,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,10 +223,69 @@ on_term (int sig)
   _exit (0);
 }
 
+static void
+sleep_us (long us)
+{
+  struct timespec t = { us / 1000000, (us % 1000000) * 1000 };
+  while (nanosleep (&t, &t) != 0 && errno == EINTR)
+    ;
+}
+
+static void
+sleep_ms (long ms)
+{
+  sleep_us (ms * 1000);
+}
+
+/* "answer LINE" for every line, each after a prompt "> ", the answer and the
+ * next prompt in two writes, so that the prompt may come before or after
+ * the next input is sent (after, mostly, when it waits delay_us). */
+static void
+prompt (long delay_us)
+{
+  char line[4096], answer[4200];
+  for (int first = 1;; first = 0)
+    {
+      if (!first && delay_us > 0)
+        sleep_us (delay_us);
+      say ("> ");
+      if (fgets (line, sizeof line, stdin) == NULL)
+        return;
+      line[strcspn (line, "\n")] = '\0';
+      snprintf (answer, sizeof answer, "answer %s\n", line);
+      say (answer);
+    }
+}
+
+static void
+signals (void)
+{
+  static const int wanted[] = { SIGHUP, SIGINT, SIGUSR1, SIGUSR2 };
+  sigset_t set;
+  sigemptyset (&set);
+  for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+    sigaddset (&set, wanted[i]);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  say_pid ();
+  for (;;)
+    {
+      int sig = sigwaitinfo (&set, NULL);
+      char line[32];
+      if (sig < 0)
+        continue;
+      snprintf (line, sizeof line, "got %d\n", sig);
+      say (line);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
+  /* SIGSEGV kills a child, sanitized or not, and leaves no core file. */
+  const struct rlimit no_core = { 0, 0 };
+  setrlimit (RLIMIT_CORE, &no_core);
+  signal (SIGSEGV, SIG_DFL);
 
   if (strcmp (mode, "flood") == 0 && argc == 4)
     flood (atol (argv[2]), atol (argv[3]));
@@ -301,6 +381,72 @@ main (int argc, char **argv)
     }
   else if (strcmp (mode, "tty-late") == 0 && argc == 3)
     return tty_late (argv[2]);
+  else if (strcmp (mode, "exit-after") == 0 && argc == 4)
+    {
+      say_pid ();
+      sleep_ms (atol (argv[2]));
+      return atoi (argv[3]);
+    }
+  else if (strcmp (mode, "signal-after") == 0 && argc == 4)
+    {
+      say_pid ();
+      sleep_ms (atol (argv[2]));
+      signal (atoi (argv[3]), SIG_DFL);
+      raise (atoi (argv[3]));
+      sleep_forever ();
+    }
+  else if (strcmp (mode, "exit-on-eof") == 0 && argc == 3)
+    {
+      say_pid ();
+      wait_for_eof ();
+      return atoi (argv[2]);
+    }
+  else if (strcmp (mode, "prompt") == 0 && argc <= 3)
+    prompt (argc == 3 ? atol (argv[2]) : 0);
+  else if (strcmp (mode, "ready-after") == 0 && argc == 4)
+    {
+      char line[64];
+      sleep_ms (atol (argv[2]));
+      FILE *made = fopen (argv[3], "w");
+      if (made == NULL || fclose (made) != 0)
+        return 1;
+      snprintf (line, sizeof line, "ready pid=%ld\n", (long) getpid ());
+      say (line);
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "check-file") == 0 && argc == 3)
+    {
+      int found = access (argv[2], F_OK) == 0;
+      say (found ? "found " : "missing ");
+      say (argv[2]);
+      say ("\n");
+      if (!found)
+        return 1;
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "args") == 0)
+    {
+      for (int i = 2; i < argc; i++)
+        {
+          say (argv[i]);
+          say ("\n");
+        }
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "repeat") == 0 && argc == 4)
+    {
+      long n = atol (argv[2]);
+      size_t len = strlen (argv[3]);
+      char *line = malloc (len + 1);
+      memcpy (line, argv[3], len);
+      line[len] = '\n';
+      for (long i = 0; n == 0 || i < n; i++)
+        write_all (line, len + 1);
+      free (line);
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "signals") == 0)
+    signals ();
   else if (strcmp (mode, "term-message") == 0)
     {
       signal (SIGTERM, on_term);

@@ -15,9 +15,12 @@ child (const char *args)
   return g_strdup_printf ("%s %s", HARNESS_CHILD, args);
 }
 
-/* Starts pipe-harness with args (NULL-terminated) in run->tmp. */
+/* Starts pipe-harness with args (NULL-terminated) in run->tmp.  A GLib
+ * warning or critical in the harness aborts it (G_DEBUG=fatal-warnings), so
+ * no test can pass with one printed. */
 void
-run_start_full (Run *run, const char *const *extra_env, const char *const *args)
+run_start_full_flags (Run *run, const char *const *extra_env, TuProcFlags flags,
+                      const char *const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
@@ -27,11 +30,18 @@ run_start_full (Run *run, const char *const *extra_env, const char *const *args)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
   g_ptr_array_add (env, g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp));
+  g_ptr_array_add (env, g_strdup ("G_DEBUG=fatal-warnings"));
   for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
     g_ptr_array_add (env, g_strdup (extra_env[i]));
   g_ptr_array_add (env, NULL);
   run->proc = tu_proc_start_full ((const char *const *) argv->pdata, run->tmp,
-                                  (const char *const *) env->pdata, TU_PROC_DEFAULT);
+                                  (const char *const *) env->pdata, flags);
+}
+
+void
+run_start_full (Run *run, const char *const *extra_env, const char *const *args)
+{
+  run_start_full_flags (run, extra_env, TU_PROC_DEFAULT, args);
 }
 
 void

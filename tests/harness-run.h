@@ -22,8 +22,12 @@ char *child (const char *args);
 void run_init (Run *run);
 void run_clear (Run *run);
 /* Starts pipe-harness with args (NULL-terminated) in run->tmp, with extra
- * environment entries "NAME=VALUE" (NULL: none). */
+ * environment entries "NAME=VALUE" (NULL: none), and G_DEBUG=fatal-warnings
+ * so that a GLib warning or critical aborts it. */
 void run_start_full (Run *run, const char *const *extra_env, const char *const *args);
+/* The same with flags (TU_PROC_STDOUT_DISCARD: its output not kept). */
+void run_start_full_flags (Run *run, const char *const *extra_env, TuProcFlags flags,
+                           const char *const *args);
 void run_start_argv (Run *run, const char *const *args);
 #define run_start(run, ...)                                                    \
   G_STMT_START {                                                               \
