@@ -1075,6 +1075,15 @@ start (Harness *h)
       };
       h->runner = script_runner_new (h->script, (const char *const *) h->opt->names,
                                      h->vars, h->opt->match_max, &hooks, h);
+      for (guint i = 0; i < h->n_children; i++)
+        if (!h->children[i].proc.pty)
+          {
+            g_autofree char *hint = g_strdup_printf (
+              "its stdout is a pipe, so it may be keeping its output in its own "
+              "buffer: try --pty=%s, or make it flush (stdbuf -oL, python3 -u)",
+              h->children[i].proc.name);
+            script_runner_set_silence_hint (h->runner, i, hint);
+          }
     }
   output_watch_lines (h->output, h->runner != NULL || h->opt->ready != NULL);
   if (h->opt->timeout_us > 0)

@@ -483,7 +483,9 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     }
 
-  report_set_quiet (quiet);
+  /* With --json, events are records of the JSON stream, not lines on
+   * stderr as well; errors still show there. */
+  report_set_quiet (quiet || opt.json);
   status = harness_run (&opt);
   clear_options (&opt);
   return status;

@@ -39,6 +39,7 @@ typedef struct {
   int term_signal;
   gboolean end_expected;   /* the script asked for the end of this process */
   gboolean restarting;     /* being stopped to be started again */
+  char *silence_hint;      /* said when a step fails and it printed nothing */
 } ChildState;
 
 typedef struct {
@@ -165,6 +166,7 @@ script_runner_free (ScriptRunner *r)
       g_queue_clear_full (&c->last, line_free);
       clear_fail_on (c);
       g_array_unref (c->fail_on);
+      g_free (c->silence_hint);
     }
   for (guint i = 0; i < r->loops->len; i++)
     g_free (g_array_index (r->loops, Loop, i).saved_i);
@@ -240,7 +242,9 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
   for (GList *l = c->last.head; l != NULL; l = l->next)
     any_consumed |= ((Line *) l->data)->seq < c->consumed_before;
   if (c->last.length == 0)
-    g_string_append_printf (report, "\n%s printed nothing", name);
+    g_string_append_printf (report, "\n%s printed nothing%s%s", name,
+                            c->silence_hint != NULL ? ": " : "",
+                            c->silence_hint != NULL ? c->silence_hint : "");
   else if (any_consumed)
     g_string_append_printf (report, "\n%s printed last ('=' marks lines earlier "
                             "steps consumed, '|' lines still unmatched):", name);
@@ -312,6 +316,13 @@ searched_note (ScriptRunner *r, guint child)
                             "window unsearched (--match-max)", c->window_dropped,
                             c->window_dropped == 1 ? "" : "s");
   return g_string_free (g_steal_pointer (&note), FALSE);
+}
+
+void
+script_runner_set_silence_hint (ScriptRunner *r, guint child, const char *hint)
+{
+  g_free (r->children[child].silence_hint);
+  r->children[child].silence_hint = g_strdup (hint);
 }
 
 gboolean

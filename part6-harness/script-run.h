@@ -68,6 +68,10 @@ void script_runner_child_ready (ScriptRunner *runner, guint child);
  * everything it printed has been passed in. */
 void script_runner_child_ended (ScriptRunner *runner, guint child, int status,
                                 int term_signal);
+/* What to say when a step fails on the child and it printed nothing (its
+ * output may wait in its own buffer); copied; NULL for nothing. */
+void script_runner_set_silence_hint (ScriptRunner *runner, guint child,
+                                     const char *hint);
 /* Whether the script asked for the end of the child's process (signal,
  * close, restart), so that how it ends does not count. */
 gboolean script_runner_end_expected (ScriptRunner *runner, guint child);

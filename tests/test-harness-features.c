@@ -342,7 +342,47 @@ test_json_lossless (void)
   g_assert_nonnull (strstr (rebuilt, c_err));
   g_assert_nonnull (strstr (rebuilt, "pipe-harness/event "));
   g_assert_nonnull (strstr (run_out (&run), "\"line\":\"A exited with status 0\""));
+  /* Events go to the JSON stream only, not to stderr too. */
+  g_assert_null (strstr (run_err (&run), "exited with status"));
+  g_assert_null (strstr (run_err (&run), "started"));
   run_clear (&run);
+
+  /* Errors still show on stderr. */
+  run_init (&run);
+  write_file (run.tmp, "t.script", "expect A /never/ 100ms\n");
+  run_start (&run, "--json", "--script", "t.script", "cat");
+  g_assert_cmpint (run_wait (&run), ==, 3);
+  g_assert_nonnull (strstr (run_err (&run), "t.script:1: expect A /never/ 100ms: no matching line"));
+  run_clear (&run);
+}
+
+/* A step fails on a child that printed nothing through a pipe: the report
+ * says it may be keeping its output in its buffer, and what to do.  On a
+ * terminal there is no such hint. */
+static void
+test_silence_hint (void)
+{
+  for (int pty = 0; pty < 2; pty++)
+    {
+      Run run;
+      run_init (&run);
+      write_file (run.tmp, "t.script", "send A hello\nexpect A /HELLO/ 300ms\n");
+      if (pty)
+        run_start (&run, "--pty", "--script", "t.script", "sleep 5");
+      else
+        run_start (&run, "--script", "t.script", "tr a-z A-Z");
+      g_assert_cmpint (run_wait (&run), ==, 3);
+      const char *hint = "pipe-harness: A printed nothing: its stdout is a pipe, so it may be "
+                         "keeping its output in its own buffer: try --pty=A";
+      if (pty)
+        {
+          g_assert_null (strstr (run_err (&run), hint));
+          g_assert_nonnull (strstr (run_err (&run), "pipe-harness: A printed nothing\n"));
+        }
+      else
+        g_assert_nonnull (strstr (run_err (&run), hint));
+      run_clear (&run);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -748,6 +788,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/log", test_log);
   g_test_add_func ("/features/stdin/routing", test_stdin_routing);
   g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
+  g_test_add_func ("/features/silence-hint", test_silence_hint);
   g_test_add_func ("/features/procfile", test_procfile);
   g_test_add_func ("/features/procfile-env", test_procfile_env);
   g_test_add_func ("/features/main-job", test_main_job);
