@@ -114,6 +114,13 @@ check_kill_timeout (HarnessOptions *opt, const char *text, GError **error)
   opt->kill_timeout_us = 2 * G_USEC_PER_SEC;
   if (text == NULL)
     return TRUE;
+  if (*text == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--kill-timeout: no time given (write it like 250ms, 2s or "
+                   "1.5s; a bare number is seconds)");
+      return FALSE;
+    }
   /* A bare number is seconds. */
   if (g_ascii_isdigit (text[strlen (text) - 1]))
     text = with_unit = g_strconcat (text, "s", NULL);

@@ -553,6 +553,27 @@ test_huge_command (void)
   run_clear (&run);
 }
 
+/* An empty --kill-timeout is a usage error, said in one line; a bare
+ * number is seconds. */
+static void
+test_empty_kill_timeout (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--kill-timeout=", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_cmpstr (run_err (&run), ==, "pipe-harness: --kill-timeout: no time given "
+                                       "(write it like 250ms, 2s or 1.5s; a bare number "
+                                       "is seconds)\n");
+  assert_nothing_left (&run);
+  run_clear (&run);
+
+  run_init (&run);
+  run_start (&run, "--kill-timeout=1", "true");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  run_clear (&run);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -574,5 +595,6 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/script/huge-line", test_huge_script_line);
   g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
   g_test_add_func ("/faults/usage/huge-command", test_huge_command);
+  g_test_add_func ("/faults/usage/empty-kill-timeout", test_empty_kill_timeout);
   return g_test_run ();
 }
