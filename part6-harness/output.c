@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -35,8 +36,9 @@
 static const char *const colors[] = { "36", "33", "35", "32", "34", "31" };
 
 struct Output {
-  int fd;
-  int saved_flags;   /* fd's flags before we made it non-blocking, or -1 */
+  int fd;            /* stdout, or a description of our own of it */
+  gboolean own_fd;   /* fd is ours to close */
+  gboolean socket;   /* written with MSG_DONTWAIT */
   OutputFormat format;
   OutputHooks hooks;
   gpointer data;
@@ -64,26 +66,41 @@ struct Output {
 
 static void output_pump (Output *o);
 
-/* A non-blocking stdout lets the main loop wait for it like for anything
- * else; a regular file or /dev/null never makes a write wait, so it stays
- * as it is.  When stdout is a pipe, the harness is its writer and asks for
- * a larger one: with the default 64 KiB, every batch would wait for the
- * reader to empty the pipe, at the cost of two context switches a time. */
+/* Writes that never wait let the main loop wait for stdout like for
+ * anything else.  But O_NONBLOCK belongs to the open file description,
+ * which stdout shares with whoever else holds the same pipe or terminal
+ * (the shell, a program started alongside, our own stderr after 2>&1):
+ * set there, it would make their writes fail with EAGAIN.  So a pipe or a
+ * terminal is opened again through /proc, for a description of our own; a
+ * socket is sent to with MSG_DONTWAIT.  A regular file or /dev/null never
+ * makes a write wait, and is written as it is; so is stdout when it cannot
+ * be opened again (no /proc): then writes wait.
+ *
+ * When stdout is a pipe, the harness asks for a larger one: with the
+ * default 64 KiB, every batch would wait for the reader to empty the pipe,
+ * at the cost of two context switches a time. */
 static void
 prepare_stdout (Output *o)
 {
   struct stat st;
-  o->saved_flags = -1;
-  if (fstat (o->fd, &st) != 0 || S_ISREG (st.st_mode) ||
-      (S_ISCHR (st.st_mode) && !isatty (o->fd)))
+  if (fstat (o->fd, &st) != 0)
+    return;
+  if (S_ISSOCK (st.st_mode))
+    {
+      o->socket = TRUE;
+      return;
+    }
+  if (!S_ISFIFO (st.st_mode) && !(S_ISCHR (st.st_mode) && isatty (o->fd)))
     return;
   if (S_ISFIFO (st.st_mode))
     fcntl (o->fd, F_SETPIPE_SZ, STDOUT_PIPE_SIZE); /* a hint: fine if refused */
-  int flags = fcntl (o->fd, F_GETFL);
-  if (flags < 0 || (flags & O_NONBLOCK))
-    return;
-  if (fcntl (o->fd, F_SETFL, flags | O_NONBLOCK) == 0)
-    o->saved_flags = flags;
+  g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d", o->fd);
+  int own = open (path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (own >= 0)
+    {
+      o->fd = own;
+      o->own_fd = TRUE;
+    }
 }
 
 Output *
@@ -115,8 +132,8 @@ output_free (Output *o)
   flush_log (o);
   if (o->format.log_fd >= 0)
     close (o->format.log_fd);
-  if (o->saved_flags != -1)
-    fcntl (o->fd, F_SETFL, o->saved_flags);
+  if (o->own_fd)
+    close (o->fd);
   g_clear_handle_id (&o->writable_watch, g_source_remove);
   g_queue_clear (&o->queue);
   g_ptr_array_unref (o->batch_streams);
@@ -433,6 +450,15 @@ fill_batch (Output *o)
   return o->n_iov > 0;
 }
 
+static ssize_t
+write_stdout (Output *o, const struct iovec *iov, int n_iov)
+{
+  if (!o->socket)
+    return writev (o->fd, iov, n_iov);
+  struct msghdr msg = { .msg_iov = (struct iovec *) iov, .msg_iovlen = n_iov };
+  return sendmsg (o->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static gboolean
 on_stdout_writable (int fd, GIOCondition condition, gpointer data)
 {
@@ -459,7 +485,7 @@ write_batch (Output *o)
 {
   while (o->iov_done < o->n_iov && !o->closed)
     {
-      ssize_t n = writev (o->fd, o->iov + o->iov_done, o->n_iov - o->iov_done);
+      ssize_t n = write_stdout (o, o->iov + o->iov_done, o->n_iov - o->iov_done);
       if (n < 0)
         {
           if (errno == EINTR)

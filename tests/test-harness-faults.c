@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -282,6 +283,109 @@ test_slow_stdout (void)
   g_assert_cmpuint (peak_kib, <, 16 * 1024);
   g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
   g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+}
+
+/* Starts argv in folder cwd (also its XDG_RUNTIME_DIR), stdin /dev/null,
+ * stdout and stderr on fd.  Not reaped: see drain_until_exit(). */
+static GPid
+spawn_onto (const char *const *argv, const char *cwd, int fd)
+{
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", cwd, TRUE);
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  g_spawn_async_with_pipes_and_fds (cwd, argv, (const char *const *) env,
+                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                      G_SPAWN_STDIN_FROM_DEV_NULL,
+                                    NULL, NULL, -1, fd, fd, NULL, NULL, 0, &pid,
+                                    NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return pid;
+}
+
+/* Reads what comes on read_fd (non-blocking) into got until pid has
+ * exited; its wait status. */
+static int
+drain_until_exit (int read_fd, GString *got, GPid pid)
+{
+  char buf[65536];
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000; tu_now_us () < end;)
+    {
+      ssize_t n;
+      int status;
+      while ((n = read (read_fd, buf, sizeof buf)) > 0)
+        g_string_append_len (got, buf, n);
+      if (waitpid (pid, &status, WNOHANG) == pid)
+        return status;
+      g_usleep (5000);
+    }
+  g_error ("process %d did not exit within %d ms", (int) pid, WAIT_MS);
+}
+
+/* stdout is a pipe shared with another writer, and with the harness's own
+ * stderr, and its reader comes late ("{ pipe-harness … & seq …; } 2>&1 |
+ * slow-reader"): the other writer's lines all arrive, the harness's own
+ * messages too, and the pipe is never made non-blocking under their feet. */
+static void
+test_shared_stdout (void)
+{
+  enum { SEQ_LINES = 400000 }; /* 2.7 MB: more than the harness's 1 MiB pipe */
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *ready = g_build_filename (tmp, "ready", NULL);
+  g_autofree char *seq_n = g_strdup_printf ("%d", SEQ_LINES);
+  const char *harness_argv[] = { PIPE_HARNESS, "--shell", "touch ready; exec sleep 30", NULL };
+  const char *seq_argv[] = { "seq", "1", seq_n, NULL };
+  int p[2];
+
+  g_assert_cmpint (pipe2 (p, O_CLOEXEC), ==, 0);
+  GPid harness = spawn_onto (harness_argv, tmp, p[1]);
+  for (int i = 0; i < 1000 && !g_file_test (ready, G_FILE_TEST_EXISTS); i++)
+    tu_sleep_ms (10);
+  g_assert_true (g_file_test (ready, G_FILE_TEST_EXISTS));
+  int flags_during = fcntl (p[1], F_GETFL);
+
+  GPid seq = spawn_onto (seq_argv, tmp, p[1]);
+  tu_sleep_ms (300);          /* nobody reads: the pipe fills */
+  kill (harness, SIGTERM);    /* the harness says so on its stderr */
+  tu_sleep_ms (200);
+
+  g_autoptr (GString) got = g_string_new (NULL);
+  g_assert_true (g_unix_set_fd_nonblocking (p[0], TRUE, NULL));
+  int seq_status = drain_until_exit (p[0], got, seq);
+  int harness_status = drain_until_exit (p[0], got, harness);
+  int flags_after = fcntl (p[1], F_GETFL);
+  close (p[1]);
+  tu_read_until_eof (p[0], WAIT_MS, got, NULL);
+  close (p[0]);
+
+  /* The harness's lines, whole, wherever seq's blocks left them. */
+  g_autoptr (GString) numbers = g_string_new (NULL);
+  g_autoptr (GString) messages = g_string_new (NULL);
+  for (const char *at = got->str; *at != '\0';)
+    {
+      const char *mine = strstr (at, "pipe-harness: ");
+      const char *end = mine ? strchr (mine, '\n') : NULL;
+      if (mine == NULL || end == NULL)
+        {
+          g_string_append (numbers, at);
+          break;
+        }
+      g_string_append_len (numbers, at, mine - at);
+      g_string_append_len (messages, mine, end + 1 - mine);
+      at = end + 1;
+    }
+  g_autoptr (GString) expected = g_string_new (NULL);
+  for (int i = 1; i <= SEQ_LINES; i++)
+    g_string_append_printf (expected, "%d\n", i);
+  g_assert_cmpuint (numbers->len, ==, expected->len);
+  g_assert_true (memcmp (numbers->str, expected->str, expected->len) == 0);
+  g_assert_true (WIFEXITED (seq_status) && WEXITSTATUS (seq_status) == 0);
+  g_assert_nonnull (strstr (messages->str, "pipe-harness: got Terminated; stopping\n"));
+  g_assert_nonnull (strstr (messages->str, "pipe-harness: A was killed by signal 15"));
+  g_assert_true (WIFEXITED (harness_status) && WEXITSTATUS (harness_status) == 128 + SIGTERM);
+  g_assert_cmpint (flags_during & O_NONBLOCK, ==, 0);
+  g_assert_cmpint (flags_after & O_NONBLOCK, ==, 0);
+  assert_folder_holds (tmp, (const char *[]) { "ready", NULL });
   tu_tmpdir_remove (tmp);
 }
 
@@ -584,6 +688,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/input/thousands-of-writers", test_thousands_of_writers);
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
   g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
+  g_test_add_func ("/faults/output/shared-stdout", test_shared_stdout);
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
