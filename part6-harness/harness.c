@@ -526,7 +526,9 @@ index_of (char **names, const char *name)
   return i;
 }
 
-/* The transcript is appended to, never truncated: no earlier log is lost. */
+/* The transcript is appended to, never truncated: no earlier log is lost.
+ * It is written without waiting (the description is ours alone, even for
+ * a FIFO), so a log that is slow to read never holds the run up. */
 static int
 open_log (const char *path)
 {
@@ -536,7 +538,6 @@ open_log (const char *path)
       report_error ("--log %s: %s", path, g_strerror (errno));
       return -1;
     }
-  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
   return fd;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +33,11 @@
 /* JSON records of input and events waiting while stdout is blocked; beyond
  * this they are counted, not kept. */
 #define NOTES_LIMIT (4 * 1024 * 1024)
+/* Log text waiting while the log takes nothing (a FIFO whose reader is
+ * slow); beyond this, log lines are counted, not kept. */
+#define LOG_BACKLOG_LIMIT (4 * 1024 * 1024)
+/* At the end, how long the log is given to take its backlog. */
+#define LOG_FINAL_WAIT_MS 1000
 
 static const char *const colors[] = { "36", "33", "35", "32", "34", "31" };
 
@@ -56,7 +62,10 @@ struct Output {
 
   GString *notes;    /* JSON input and event records not yet in a batch */
   guint64 notes_dropped;
-  GString *log;      /* log text not yet written */
+  GString *log;      /* log text not yet written, from log_sent on */
+  gsize log_sent;
+  guint log_watch;   /* while the log is full */
+  guint64 log_dropped; /* lines */
 
   gboolean watch_lines;     /* call hooks.line */
   guint writable_watch;     /* while stdout is full */
@@ -121,7 +130,7 @@ output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
   return o;
 }
 
-static void flush_log (Output *o);
+static void finish_log (Output *o);
 
 void
 output_free (Output *o)
@@ -129,9 +138,7 @@ output_free (Output *o)
   if (o->notes_dropped > 0)
     report_error ("%" G_GUINT64_FORMAT " input and event records were left out of "
                   "the JSON output while stdout was blocked", o->notes_dropped);
-  flush_log (o);
-  if (o->format.log_fd >= 0)
-    close (o->format.log_fd);
+  finish_log (o);
   if (o->own_fd)
     close (o->fd);
   g_clear_handle_id (&o->writable_watch, g_source_remove);
@@ -211,32 +218,101 @@ format_clock (char *out, gsize size, gint64 real_us)
 /* ------------------------------------------------------------------ */
 /* The log, and the records of input and events */
 
-static void
-flush_log (Output *o)
+/* Writes as much of the backlog as the log (non-blocking) takes; FALSE if
+ * some is left because the log is full. */
+static gboolean
+write_log (Output *o)
 {
-  gsize done = 0;
-  while (done < o->log->len && o->format.log_fd >= 0)
+  while (o->log_sent < o->log->len && o->format.log_fd >= 0)
     {
-      ssize_t n = write (o->format.log_fd, o->log->str + done, o->log->len - done);
+      ssize_t n = write (o->format.log_fd, o->log->str + o->log_sent,
+                         o->log->len - o->log_sent);
       if (n < 0 && errno == EINTR)
         continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
       if (n < 0)
         {
           int saved = errno;
           close (o->format.log_fd);
           o->format.log_fd = -1; /* before reporting, which logs */
-          g_string_truncate (o->log, 0);
           report_error ("cannot write the log any more: %s", g_strerror (saved));
-          return;
+          break;
         }
-      done += n;
+      o->log_sent += n;
     }
-  g_string_truncate (o->log, 0);
+  if (o->format.log_fd < 0 || o->log_sent == o->log->len)
+    {
+      g_string_truncate (o->log, 0);
+      o->log_sent = 0;
+      return TRUE;
+    }
+  if (o->log_sent >= o->log->len / 2) /* keep the backlog at the front */
+    {
+      g_string_erase (o->log, 0, o->log_sent);
+      o->log_sent = 0;
+    }
+  return FALSE;
+}
+
+static gboolean
+on_log_writable (int fd, GIOCondition condition, gpointer data)
+{
+  Output *o = data;
+  (void) fd;
+  (void) condition;
+  o->log_watch = 0;
+  if (!write_log (o))
+    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+  return G_SOURCE_REMOVE;
+}
+
+/* Never waits: what the log cannot take now is written when it can. */
+static void
+flush_log (Output *o)
+{
+  if (o->log_watch == 0 && !write_log (o))
+    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+}
+
+/* At the end: the backlog gets a short while to go out, then what is left
+ * is dropped with the rest, and the drops are told. */
+static void
+finish_log (Output *o)
+{
+  gint64 deadline = g_get_monotonic_time () + LOG_FINAL_WAIT_MS * 1000;
+  g_clear_handle_id (&o->log_watch, g_source_remove);
+  while (!write_log (o))
+    {
+      struct pollfd writable = { .fd = o->format.log_fd, .events = POLLOUT };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      if (left_ms <= 0 || (poll (&writable, 1, (int) left_ms) < 0 && errno != EINTR))
+        break;
+    }
+  if (o->log_sent < o->log->len)
+    {
+      /* Lines not written at all; one cut short counts too. */
+      const char *p = o->log->str + o->log_sent, *end = o->log->str + o->log->len;
+      for (; (p = memchr (p, '\n', end - p)) != NULL; p++)
+        o->log_dropped++;
+    }
+  if (o->format.log_fd >= 0)
+    close (o->format.log_fd);
+  o->format.log_fd = -1;
+  if (o->log_dropped > 0)
+    report_error ("%" G_GUINT64_FORMAT " log lines were dropped: the log could not "
+                  "keep up", o->log_dropped);
 }
 
 static void
 log_record (Output *o, const char *prefix, const char *sep, const char *text, gsize len)
 {
+  gsize need = 32 /* a time */ + strlen (prefix) + strlen (sep) + len + 1;
+  if (o->log->len - o->log_sent + need > LOG_BACKLOG_LIMIT)
+    {
+      o->log_dropped++;
+      return;
+    }
   if (o->format.timestamps)
     {
       char clock[32];

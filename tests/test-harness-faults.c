@@ -514,6 +514,44 @@ test_log_fails (void)
   run_clear (&run);
 }
 
+/* A log FIFO whose reader stops reading: the run goes on at full speed, a
+ * signal takes effect at once, and the lines the log could not take are
+ * counted, once. */
+static void
+test_log_stalls (void)
+{
+  Run run;
+  g_autofree char *a = child ("flood-until-term 64");
+  run_init (&run);
+  g_autofree char *log = g_build_filename (run.tmp, "log", NULL);
+  tu_mkfifo (log);
+  int reader = tu_fifo_open_read (log, TRUE); /* and never reads */
+  run_start (&run, "--quiet", "--log", log, a);
+  /* Far more than the log's pipe and backlog together. */
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000;
+       tu_proc_stdout (run.proc)->len < 16 * 1024 * 1024 && tu_now_us () < end;)
+    tu_sleep_ms (5);
+  g_assert_cmpuint (tu_proc_stdout (run.proc)->len, >=, 16 * 1024 * 1024);
+
+  gint64 signalled = tu_now_us ();
+  tu_proc_signal (run.proc, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  g_assert_cmpint (tu_now_us () - signalled, <, 3 * G_USEC_PER_SEC);
+  const char *out = run_out (&run);
+  g_assert_cmpuint (flood_bytes (out, "A"), ==, reported_bytes (out, "A"));
+  const char *err = run_err (&run);
+  g_assert_true (g_str_has_prefix (err, "pipe-harness: "));
+  guint64 dropped = g_ascii_strtoull (err + strlen ("pipe-harness: "), NULL, 10);
+  g_assert_cmpuint (dropped, >, 0);
+  g_autofree char *said = g_strdup_printf ("pipe-harness: %" G_GUINT64_FORMAT " log lines "
+                                           "were dropped: the log could not keep up\n",
+                                           dropped);
+  g_assert_cmpstr (err, ==, said);
+  close (reader);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hostile paths */
 
@@ -694,6 +732,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
+  g_test_add_func ("/faults/output/log-stalls", test_log_stalls);
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
   g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
