@@ -7,10 +7,45 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The soft limit on open files we were given, and which the children get
+ * back: it is what they expect, and a program using select() cannot watch
+ * a descriptor past 1023 anyway.  The raised limit is for the harness,
+ * which holds a few descriptors per child. */
+static struct rlimit given_nofile;
+static gboolean nofile_raised;
+
+void
+child_process_raise_fd_limit (void)
+{
+  if (getrlimit (RLIMIT_NOFILE, &given_nofile) != 0 ||
+      given_nofile.rlim_cur >= given_nofile.rlim_max)
+    return;
+  struct rlimit raised = { given_nofile.rlim_max, given_nofile.rlim_max };
+  nofile_raised = setrlimit (RLIMIT_NOFILE, &raised) == 0;
+}
+
+/* posix_spawn() cannot set a limit for the child alone, so ours is put
+ * back for the instant of the spawn, and the child inherits it.  Lowering
+ * a limit only refuses new descriptors above it, and none is opened
+ * meanwhile: the harness has one thread, waiting in the spawn. */
+static int
+spawn_with_given_limit (ChildProcess *c, const posix_spawn_file_actions_t *actions,
+                        const posix_spawnattr_t *attr, char **env)
+{
+  struct rlimit raised = { given_nofile.rlim_max, given_nofile.rlim_max };
+  if (nofile_raised)
+    setrlimit (RLIMIT_NOFILE, &given_nofile);
+  int failure = posix_spawnp (&c->pid, c->argv[0], actions, attr, c->argv, env);
+  if (nofile_raised)
+    setrlimit (RLIMIT_NOFILE, &raised);
+  return failure;
+}
 
 gboolean
 child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
@@ -77,7 +112,7 @@ static gboolean
 failed (const char *what, GError **error)
 {
   int saved = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", what,
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", what,
                g_strerror (saved));
   return FALSE;
 }
@@ -180,6 +215,14 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
           return FALSE;
         }
       out[0] = dup (in[1]);
+      if (out[0] < 0)
+        {
+          failed ("cannot set up a pseudo-terminal", error);
+          close (in[1]);
+          close (pty_slave);
+          close_pair (err);
+          return FALSE;
+        }
     }
   else
     {
@@ -211,7 +254,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
   posix_spawn_file_actions_init (&actions);
   posix_spawnattr_init (&attr);
   if (setup_child (&actions, &attr, stdio, c->pty ? pty_name : NULL))
-    failure = posix_spawnp (&c->pid, c->argv[0], &actions, &attr, c->argv, env);
+    failure = spawn_with_given_limit (c, &actions, &attr, env);
   posix_spawn_file_actions_destroy (&actions);
   posix_spawnattr_destroy (&attr);
 
@@ -231,7 +274,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
       close (in[1]);
       close (out[0]);
       close (err[0]);
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s",
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (failure), "%s",
                    g_strerror (failure));
       return FALSE;
     }

@@ -29,7 +29,8 @@ char *fifo_dir_make_private (GError **error);
 /* Makes DIR (mode 0700) if it does not exist; *made tells whether it did. */
 gboolean fifo_dir_prepare (const char *dir, gboolean *made, GError **error);
 
-/* Makes or vets the FIFO at path and opens it. */
+/* Makes or vets the FIFO at path and opens it.  When open files run out,
+ * the error is G_FILE_ERROR_MFILE or _NFILE. */
 gboolean input_fifo_open (InputFifo *fifo, const char *path, GError **error);
 
 /* Closes it, and removes it if we made it and it is still ours. */

@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "children.h"
@@ -375,6 +376,39 @@ fifo_path_option (const HarnessOptions *opt, const char *name)
   return NULL;
 }
 
+/* Whether error says that a resource ran out: open files or processes. */
+static gboolean
+is_shortage (const GError *error)
+{
+  return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_MFILE) ||
+         g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NFILE) ||
+         g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN);
+}
+
+/* If error says that a resource ran out, its message becomes one line
+ * saying which, and that child name cannot start; else FALSE. */
+static gboolean
+explain_shortage (GError *error, const char *name)
+{
+  g_autofree char *what = NULL;
+  struct rlimit nofile;
+
+  if (!is_shortage (error))
+    return FALSE;
+  if (error->code == G_FILE_ERROR_MFILE)
+    what = getrlimit (RLIMIT_NOFILE, &nofile) == 0
+             ? g_strdup_printf ("too many open files (limit %llu)",
+                                (unsigned long long) nofile.rlim_cur)
+             : g_strdup ("too many open files");
+  else if (error->code == G_FILE_ERROR_NFILE)
+    what = g_strdup ("too many open files in the system");
+  else
+    what = g_strdup ("too many processes");
+  g_free (error->message);
+  error->message = g_strdup_printf ("%s: cannot start child %s", what, name);
+  return TRUE;
+}
+
 static gboolean
 open_fifos (Harness *h, GError **error)
 {
@@ -398,7 +432,10 @@ open_fifos (Harness *h, GError **error)
       g_autofree char *path = given ? g_strdup (given)
                                     : g_build_filename (h->dir, c->proc.name, NULL);
       if (!input_fifo_open (&c->input.fifo, path, error))
-        return FALSE;
+        {
+          explain_shortage (*error, c->proc.name);
+          return FALSE;
+        }
     }
   return TRUE;
 }
@@ -450,15 +487,18 @@ start (Harness *h)
   if (!open_fifos (h, &error))
     {
       report_error ("%s", error->message);
-      return EXIT_USAGE;
+      return is_shortage (error) ? EXIT_CANNOT_START : EXIT_USAGE;
     }
 
   int pipe_size = CLAMP (PIPE_BUDGET / (int) h->n_children, 64 * 1024, PIPE_SIZE_MAX);
   for (guint i = 0; i < h->n_children; i++)
     if (!start_child (h, &h->children[i], pipe_size, &error))
       {
-        report_error ("%s: cannot start: %s", h->children[i].proc.name,
-                      error->message);
+        if (explain_shortage (error, h->children[i].proc.name))
+          report_error ("%s", error->message);
+        else
+          report_error ("%s: cannot start: %s", h->children[i].proc.name,
+                        error->message);
         harness_end (h, EXIT_CANNOT_START);
         return -1;
       }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "children.h"
 #include "harness.h"
 #include "procfile.h"
 #include "report.h"
@@ -300,8 +301,9 @@ main (int argc, char **argv)
     "Exit status: 0 all well; the first child's status when it ends the run\n"
     "(128+N if killed by signal N); with --wait-all, 0 if every child exited 0,\n"
     "else the status of the first that did not; 2 bad usage or refused path;\n"
-    "3 a script step failed; 127 a command could not be started;\n"
-    "128+N after signal N; 141 when stdout's reader went away.\n"
+    "3 a script step failed; 127 a command could not be started, or open\n"
+    "files or processes ran out; 128+N after signal N; 141 when stdout's\n"
+    "reader went away.\n"
     "\n"
     "See pipe-harness(1) for the script language and examples.");
   g_option_group_add_entries (group, entries);
@@ -342,6 +344,7 @@ main (int argc, char **argv)
     }
 
   report_set_quiet (quiet);
+  child_process_raise_fd_limit ();
   status = harness_run (&opt);
   clear_options (&opt);
   return status;

@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -458,6 +459,88 @@ test_escaped_holder (void)
   run_clear (&run);
 }
 
+/* Starts pipe-harness as run_start_argv() does, under "ulimit LIMITS". */
+static void
+run_start_limited (Run *run, const char *limits, const char *const *args)
+{
+  g_autofree char *script = g_strdup_printf ("ulimit %s && exec \"$0\" \"$@\"", limits);
+  g_autofree char *runtime_dir = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) "/bin/sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, (gpointer) PIPE_HARNESS);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  run->proc = tu_proc_start_full ((const char *const *) argv->pdata, run->tmp,
+                                  (const char *const *) (const char *[]) { runtime_dir, NULL },
+                                  TU_PROC_DEFAULT);
+}
+
+/* 300 children need more descriptors than the common soft limit of 1024
+ * allows (about six each): the harness raises its own limit to the hard
+ * one, and every child starts, with the soft limit as it was. */
+static void
+test_many_children (void)
+{
+  enum { N = 300 };
+  struct rlimit nofile;
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &nofile), ==, 0);
+  if (nofile.rlim_max < 4096)
+    {
+      g_test_skip ("the hard limit on open files is below 4096");
+      return;
+    }
+  Run run;
+  run_init (&run);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, (gpointer) "--shell");
+  for (int i = 0; i < N; i++)
+    g_ptr_array_add (args, (gpointer) "ulimit -Sn; exec sleep 30");
+  g_ptr_array_add (args, NULL);
+  run_start_limited (&run, "-Sn 1024", (const char *const *) args->pdata);
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000;
+       tu_count (run_out (&run), "\n") < N && tu_proc_running (run.proc) && tu_now_us () < end;)
+    tu_sleep_ms (20);
+  g_assert_cmpuint (tu_count (run_out (&run), ": 1024\n"), ==, N);
+  g_assert_cmpuint (tu_count (run_err (&run), " started (pid "), ==, N);
+  run_stop (&run);
+}
+
+/* Descriptors run out (a hard limit too low to raise): 127, one line that
+ * says so, and nothing left behind.  With 30 children the FIFOs take them
+ * all; with 10, some children start first, and are stopped. */
+static void
+test_out_of_files (void)
+{
+  static const int counts[] = { 30, 10 };
+  for (guint c = 0; c < G_N_ELEMENTS (counts); c++)
+    {
+      Run run;
+      g_autofree char *idle = child ("idle");
+      g_autoptr (GPtrArray) args = g_ptr_array_new ();
+      for (int i = 0; i < counts[c]; i++)
+        g_ptr_array_add (args, idle);
+      g_ptr_array_add (args, NULL);
+      run_init (&run);
+      run_start_limited (&run, "-n 40", (const char *const *) args->pdata);
+      g_assert_cmpint (run_wait (&run), ==, 127);
+
+      const char *err = run_err (&run);
+      g_assert_cmpuint (tu_count (err, "pipe-harness: too many open files (limit 40): "
+                                       "cannot start child "), ==, 1);
+      g_assert_cmpuint (tu_count (err, "cannot"), ==, 1);
+      for (const char *at = strstr (err, " started (pid "); at != NULL;
+           at = strstr (at + 1, " started (pid "))
+        assert_gone ((GPid) g_ascii_strtoll (at + strlen (" started (pid "), NULL, 10));
+      if (counts[c] == 10)
+        g_assert_cmpuint (tu_count (err, " started (pid "), >, 0);
+      assert_folder_holds (run.tmp, NULL);
+      run_clear (&run);
+    }
+}
+
 /* A second signal while stopping: SIGKILL at once, no waiting for the
  * kill timeout. */
 static void
@@ -730,6 +813,8 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
+  g_test_add_func ("/faults/children/many", test_many_children);
+  g_test_add_func ("/faults/children/out-of-files", test_out_of_files);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
   g_test_add_func ("/faults/output/log-stalls", test_log_stalls);
