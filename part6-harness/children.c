@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -46,6 +47,23 @@ check_program (ChildProcess *c, GError **error)
   return TRUE;
 }
 
+/* The soft limit on open files we were given, and which the children get
+ * back: it is what they expect, and a program using select() cannot watch
+ * a descriptor past 1023 anyway.  The raised limit is for the harness,
+ * which holds a few descriptors per child. */
+static struct rlimit given_nofile;
+static gboolean nofile_raised;
+
+void
+child_process_raise_fd_limit (void)
+{
+  if (getrlimit (RLIMIT_NOFILE, &given_nofile) != 0 ||
+      given_nofile.rlim_cur >= given_nofile.rlim_max)
+    return;
+  struct rlimit raised = { given_nofile.rlim_max, given_nofile.rlim_max };
+  nofile_raised = setrlimit (RLIMIT_NOFILE, &raised) == 0;
+}
+
 gboolean
 child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
                        GError **error)
@@ -78,7 +96,7 @@ static gboolean
 failed (const char *what, GError **error)
 {
   int saved = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", what,
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", what,
                g_strerror (saved));
   return FALSE;
 }
@@ -138,6 +156,7 @@ typedef struct {
   int stdio[3];          /* to become its 0, 1 and 2 (0 and 1: -1 on a pty) */
   const char *pty_name;  /* or NULL */
   const sigset_t *defaults;
+  const struct rlimit *nofile; /* the open files limit to give back, or NULL */
   pid_t harness;
   int error;             /* set by the child if it cannot exec */
 } ChildSetup;
@@ -170,6 +189,8 @@ child_main (void *data)
   for (int signum = 1; signum < NSIG; signum++)
     if (sigismember (s->defaults, signum) == 1)
       sigaction (signum, &default_action, NULL);
+  if (s->nofile != NULL)
+    setrlimit (RLIMIT_NOFILE, s->nofile);
   /* Killed if the harness dies; it may have died already. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != s->harness)
     goto failed;
@@ -232,6 +253,14 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
           return FALSE;
         }
       out[0] = dup (in[1]);
+      if (out[0] < 0)
+        {
+          failed ("cannot set up a pseudo-terminal", error);
+          close (in[1]);
+          close (pty_slave);
+          close_pair (err);
+          return FALSE;
+        }
     }
   else
     {
@@ -268,6 +297,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
     .stdio = { in[0], out[1], err[1] },
     .pty_name = c->pty ? pty_name : NULL,
     .defaults = signals_child_defaults (),
+    .nofile = nofile_raised ? &given_nofile : NULL,
     .harness = getpid (),
   };
   c->pid = start_process (&setup);
@@ -289,7 +319,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
       close (in[1]);
       close (out[0]);
       close (err[0]);
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s",
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (failure), "%s: %s",
                    c->argv[0], g_strerror (failure));
       return FALSE;
     }

@@ -46,6 +46,10 @@ typedef struct {
   int stderr_fd;
 } ChildPipes;
 
+/* Raises our soft limit on open files to the hard limit: each child takes
+ * about six descriptors.  The children start with the limit as it was. */
+void child_process_raise_fd_limit (void);
+
 /* Splits command into child->argv (shell rules, or /bin/sh -c with shell)
  * and checks that its program exists.  The error is G_SPAWN_ERROR_NOENT
  * when it does not. */
@@ -53,7 +57,8 @@ gboolean child_process_prepare (ChildProcess *child, const char *command,
                                 gboolean shell, GError **error);
 
 /* Starts it.  stdout_pipe_size: the size asked of the stdout pipe (0: the
- * system's default). */
+ * system's default).  The error is a G_FILE_ERROR: MFILE or NFILE when open
+ * files run out, AGAIN when processes do. */
 gboolean child_process_spawn (ChildProcess *child, const char *harness_dir,
                               int stdout_pipe_size, ChildPipes *ours,
                               GError **error);

@@ -16,7 +16,7 @@ console_init (Console *c, int fd, const char *const *names, int target,
 {
   *c = (Console) { .fd = fd, .names = names, .target = target, .send = send,
                    .data = data, .background_epoll = -1 };
-  line_framer_init (&c->framer, 2 * LINE_FRAMER_MAX_LINE);
+  c->line = g_byte_array_new ();
 }
 
 void
@@ -27,7 +27,7 @@ console_clear (Console *c)
   if (c->background_epoll >= 0)
     close (c->background_epoll);
   c->background_epoll = -1;
-  line_framer_clear (&c->framer);
+  g_clear_pointer (&c->line, g_byte_array_unref);
 }
 
 static void
@@ -66,36 +66,53 @@ console_route_line (Console *c, const char *line, gsize len)
                 "(the children are %s), or use --stdin-target", known);
 }
 
+/* Adds bytes read to the line being read; each newline ends it. */
 static void
-route_lines (Console *c, gboolean at_end)
+take_bytes (Console *c, const char *bytes, gsize len)
 {
-  const char *line;
-  gsize len;
-  while (line_framer_take (&c->framer, at_end, &line, &len))
-    console_route_line (c, line, line[len - 1] == '\n' ? len - 1 : len);
-  line_framer_release (&c->framer);
+  for (const char *p = bytes, *end = bytes + len; p < end;)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      gsize piece = (nl ? nl : end) - p;
+      if (!c->too_long && c->line->len + piece > CONSOLE_LINE_MAX)
+        {
+          report_error ("stdin: a line longer than 1 MiB (%d bytes) was not sent",
+                        CONSOLE_LINE_MAX);
+          c->too_long = TRUE;
+          g_byte_array_set_size (c->line, 0);
+        }
+      if (!c->too_long)
+        g_byte_array_append (c->line, (const guint8 *) p, piece);
+      if (nl == NULL)
+        break;
+      if (!c->too_long)
+        console_route_line (c, (const char *) c->line->data, c->line->len);
+      c->too_long = FALSE;
+      g_byte_array_set_size (c->line, 0);
+      p = nl + 1;
+    }
 }
 
 static gboolean
 on_stdin_readable (int fd, GIOCondition condition, gpointer data)
 {
   Console *c = data;
-  gsize room;
-  char *space = line_framer_space (&c->framer, &room);
+  char buf[64 * 1024];
   (void) condition;
 
-  ssize_t n = read (fd, space, room);
+  ssize_t n = read (fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return G_SOURCE_CONTINUE;
   if (n > 0)
     {
-      line_framer_commit (&c->framer, n);
-      route_lines (c, FALSE);
+      take_bytes (c, buf, n);
       return G_SOURCE_CONTINUE;
     }
   if (n < 0)
     report_error ("reading stdin: %s", g_strerror (errno));
-  route_lines (c, TRUE);
+  /* A last line without a newline is a line too. */
+  if (c->line->len > 0)
+    console_route_line (c, (const char *) c->line->data, c->line->len);
   c->watch = 0;
   c->finished = TRUE;
   return G_SOURCE_REMOVE;

@@ -2,7 +2,9 @@
  *
  * Each line typed as "NAME: text" goes to child NAME as "text" and a
  * newline; other lines go whole to the --stdin-target child, if one is set,
- * else they are refused with a message.  End-of-file on stdin only stops
+ * else they are refused with a message.  A line goes whole to one child or
+ * not at all: one longer than CONSOLE_LINE_MAX is refused with a message,
+ * and its bytes dropped up to its newline.  End-of-file on stdin only stops
  * the reading: the children run on.  A stdin that is a terminal is read only
  * while we are its foreground process group.  A harness started with &
  * checks again when continued (SIGCONT, as fg sends to a stopped job) and
@@ -14,7 +16,8 @@
 
 #include <glib.h>
 
-#include "framer.h"
+/* The longest line taken from stdin, newline not counted. */
+#define CONSOLE_LINE_MAX (1024 * 1024)
 
 /* Sends text (newline included) to child index; FALSE if it cannot. */
 typedef gboolean (*ConsoleSendFunc) (gpointer data, guint child,
@@ -26,7 +29,8 @@ typedef struct {
   int target;            /* child for unmarked lines, or -1 */
   ConsoleSendFunc send;
   gpointer data;
-  LineFramer framer;
+  GByteArray *line;      /* the line being read, without its newline */
+  gboolean too_long;     /* it is over CONSOLE_LINE_MAX: dropped up to its newline */
   guint watch;
   int background_epoll;  /* stdin, edge-triggered, while in the background */
   guint background_watch;

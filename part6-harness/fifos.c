@@ -107,7 +107,7 @@ static gboolean
 io_failed (const char *what, const char *path, GError **error)
 {
   int saved = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s %s: %s",
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s %s: %s",
                what, path, g_strerror (saved));
   return FALSE;
 }

@@ -37,7 +37,8 @@ gboolean fifo_dir_prepare (const char *dir, gboolean *made, GError **error);
  * to close once done with it, or -1.  what names it in the message. */
 int fifo_dir_lock (const char *dir, const char *what, GError **error);
 
-/* Makes or vets the FIFO at path, opens it and locks it. */
+/* Makes or vets the FIFO at path, opens it and locks it.  When open files
+ * run out, the error is G_FILE_ERROR_MFILE or _NFILE. */
 gboolean input_fifo_open (InputFifo *fifo, const char *path, GError **error);
 
 /* Closes it, and removes it if we made it and it is still ours. */

@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "children.h"
@@ -709,6 +710,39 @@ fifo_path_option (const HarnessOptions *opt, const char *name)
   return NULL;
 }
 
+/* Whether error says that a resource ran out: open files or processes. */
+static gboolean
+is_shortage (const GError *error)
+{
+  return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_MFILE) ||
+         g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NFILE) ||
+         g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN);
+}
+
+/* If error says that a resource ran out, its message becomes one line
+ * saying which, and that child name cannot start; else FALSE. */
+static gboolean
+explain_shortage (GError *error, const char *name)
+{
+  g_autofree char *what = NULL;
+  struct rlimit nofile;
+
+  if (!is_shortage (error))
+    return FALSE;
+  if (error->code == G_FILE_ERROR_MFILE)
+    what = getrlimit (RLIMIT_NOFILE, &nofile) == 0
+             ? g_strdup_printf ("too many open files (limit %llu)",
+                                (unsigned long long) nofile.rlim_cur)
+             : g_strdup ("too many open files");
+  else if (error->code == G_FILE_ERROR_NFILE)
+    what = g_strdup ("too many open files in the system");
+  else
+    what = g_strdup ("too many processes");
+  g_free (error->message);
+  error->message = g_strdup_printf ("%s: cannot start child %s", what, name);
+  return TRUE;
+}
+
 static gboolean
 open_fifos (Harness *h, GError **error)
 {
@@ -738,7 +772,10 @@ open_fifos (Harness *h, GError **error)
       g_autofree char *path = given ? g_strdup (given)
                                     : g_build_filename (h->dir, c->proc.name, NULL);
       if (!input_fifo_open (&c->input.fifo, path, error))
-        return FALSE;
+        {
+          explain_shortage (*error, c->proc.name);
+          return FALSE;
+        }
       if (c->input.fifo.made)
         emergency_set_path (i, path, FALSE);
     }
@@ -904,7 +941,10 @@ launch_next (Harness *h)
         continue;
       if (!spawn_child (h, c, &error))
         {
-          report_error ("%s: cannot start: %s", c->proc.name, error->message);
+          if (explain_shortage (error, c->proc.name))
+            report_error ("%s", error->message);
+          else
+            report_error ("%s: cannot start: %s", c->proc.name, error->message);
           harness_end (h, EXIT_CANNOT_START);
           return;
         }
@@ -1053,7 +1093,7 @@ start (Harness *h)
   if (!open_fifos (h, &error))
     {
       report_error ("%s", error->message);
-      return EXIT_USAGE;
+      return is_shortage (error) ? EXIT_CANNOT_START : EXIT_USAGE;
     }
   for (guint i = 0; i < h->n_children; i++)
     {
@@ -1147,7 +1187,9 @@ index_of (char **names, const char *name)
   return i;
 }
 
-/* The transcript is appended to, never truncated: no earlier log is lost. */
+/* The transcript is appended to, never truncated: no earlier log is lost.
+ * It is written without waiting (the description is ours alone, even for
+ * a FIFO), so a log that is slow to read never holds the run up. */
 static int
 open_log (const char *path)
 {
@@ -1157,7 +1199,6 @@ open_log (const char *path)
       report_error ("--log %s: %s", path, g_strerror (errno));
       return -1;
     }
-  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
   return fd;
 }
 

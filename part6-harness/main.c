@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "children.h"
 #include "harness.h"
 #include "procfile.h"
 #include "report.h"
@@ -118,6 +119,12 @@ check_duration (const char *option, const char *text, gint64 default_us,
   *us = default_us;
   if (text == NULL)
     return TRUE;
+  if (*text == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: no time given (write it like 250ms, 2s or 5)", option);
+      return FALSE;
+    }
   if (!script_parse_duration (text, us, &local))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -429,8 +436,9 @@ main (int argc, char **argv)
     "Exit status: 0 all well; the first child's status when it ends the run\n"
     "(128+N if killed by signal N); with --wait-all, 0 if every child exited 0,\n"
     "else the status of the first that did not; 2 bad usage or refused path;\n"
-    "3 a script step failed; 127 a command could not be started;\n"
-    "128+N after signal N; 141 when stdout's reader went away.\n"
+    "3 a script step failed; 127 a command could not be started, or open\n"
+    "files or processes ran out; 128+N after signal N; 141 when stdout's\n"
+    "reader went away.\n"
     "\n"
     "pipe-harness test [OPTION…] FILE|DIR… runs a suite of .pht test files\n"
     "(see pipe-harness test --help).\n"
@@ -486,6 +494,7 @@ main (int argc, char **argv)
   /* With --json, events are records of the JSON stream, not lines on
    * stderr as well; errors still show there. */
   report_set_quiet (quiet || opt.json);
+  child_process_raise_fd_limit ();
   status = harness_run (&opt);
   clear_options (&opt);
   return status;

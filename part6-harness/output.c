@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,12 +33,18 @@
 /* JSON records of input and events waiting while stdout is blocked; beyond
  * this they are counted, not kept. */
 #define NOTES_LIMIT (4 * 1024 * 1024)
+/* Log text waiting while the log takes nothing (a FIFO whose reader is
+ * slow); beyond this, log lines are counted, not kept. */
+#define LOG_BACKLOG_LIMIT (4 * 1024 * 1024)
+/* At the end, how long the log is given to take its backlog. */
+#define LOG_FINAL_WAIT_MS 1000
 
 static const char *const colors[] = { "36", "33", "35", "32", "34", "31" };
 
 struct Output {
-  int fd;
-  int saved_flags;   /* fd's flags before we made it non-blocking, or -1 */
+  int fd;            /* stdout, or a description of our own of it */
+  gboolean own_fd;   /* fd is ours to close */
+  gboolean socket;   /* written with MSG_DONTWAIT */
   OutputFormat format;
   OutputHooks hooks;
   gpointer data;
@@ -54,7 +62,10 @@ struct Output {
 
   GString *notes;    /* JSON input and event records not yet in a batch */
   guint64 notes_dropped;
-  GString *log;      /* log text not yet written */
+  GString *log;      /* log text not yet written, from log_sent on */
+  gsize log_sent;
+  guint log_watch;   /* while the log is full */
+  guint64 log_dropped; /* lines */
 
   gboolean watch_lines;     /* call hooks.line */
   guint writable_watch;     /* while stdout is full */
@@ -64,26 +75,41 @@ struct Output {
 
 static void output_pump (Output *o);
 
-/* A non-blocking stdout lets the main loop wait for it like for anything
- * else; a regular file or /dev/null never makes a write wait, so it stays
- * as it is.  When stdout is a pipe, the harness is its writer and asks for
- * a larger one: with the default 64 KiB, every batch would wait for the
- * reader to empty the pipe, at the cost of two context switches a time. */
+/* Writes that never wait let the main loop wait for stdout like for
+ * anything else.  But O_NONBLOCK belongs to the open file description,
+ * which stdout shares with whoever else holds the same pipe or terminal
+ * (the shell, a program started alongside, our own stderr after 2>&1):
+ * set there, it would make their writes fail with EAGAIN.  So a pipe or a
+ * terminal is opened again through /proc, for a description of our own; a
+ * socket is sent to with MSG_DONTWAIT.  A regular file or /dev/null never
+ * makes a write wait, and is written as it is; so is stdout when it cannot
+ * be opened again (no /proc): then writes wait.
+ *
+ * When stdout is a pipe, the harness asks for a larger one: with the
+ * default 64 KiB, every batch would wait for the reader to empty the pipe,
+ * at the cost of two context switches a time. */
 static void
 prepare_stdout (Output *o)
 {
   struct stat st;
-  o->saved_flags = -1;
-  if (fstat (o->fd, &st) != 0 || S_ISREG (st.st_mode) ||
-      (S_ISCHR (st.st_mode) && !isatty (o->fd)))
+  if (fstat (o->fd, &st) != 0)
+    return;
+  if (S_ISSOCK (st.st_mode))
+    {
+      o->socket = TRUE;
+      return;
+    }
+  if (!S_ISFIFO (st.st_mode) && !(S_ISCHR (st.st_mode) && isatty (o->fd)))
     return;
   if (S_ISFIFO (st.st_mode))
     fcntl (o->fd, F_SETPIPE_SZ, STDOUT_PIPE_SIZE); /* a hint: fine if refused */
-  int flags = fcntl (o->fd, F_GETFL);
-  if (flags < 0 || (flags & O_NONBLOCK))
-    return;
-  if (fcntl (o->fd, F_SETFL, flags | O_NONBLOCK) == 0)
-    o->saved_flags = flags;
+  g_autofree char *path = g_strdup_printf ("/proc/self/fd/%d", o->fd);
+  int own = open (path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (own >= 0)
+    {
+      o->fd = own;
+      o->own_fd = TRUE;
+    }
 }
 
 Output *
@@ -104,7 +130,7 @@ output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
   return o;
 }
 
-static void flush_log (Output *o);
+static void finish_log (Output *o);
 
 void
 output_free (Output *o)
@@ -112,11 +138,9 @@ output_free (Output *o)
   if (o->notes_dropped > 0)
     report_error ("%" G_GUINT64_FORMAT " input and event records were left out of "
                   "the JSON output while stdout was blocked", o->notes_dropped);
-  flush_log (o);
-  if (o->format.log_fd >= 0)
-    close (o->format.log_fd);
-  if (o->saved_flags != -1)
-    fcntl (o->fd, F_SETFL, o->saved_flags);
+  finish_log (o);
+  if (o->own_fd)
+    close (o->fd);
   g_clear_handle_id (&o->writable_watch, g_source_remove);
   g_queue_clear (&o->queue);
   g_ptr_array_unref (o->batch_streams);
@@ -194,32 +218,101 @@ format_clock (char *out, gsize size, gint64 real_us)
 /* ------------------------------------------------------------------ */
 /* The log, and the records of input and events */
 
-static void
-flush_log (Output *o)
+/* Writes as much of the backlog as the log (non-blocking) takes; FALSE if
+ * some is left because the log is full. */
+static gboolean
+write_log (Output *o)
 {
-  gsize done = 0;
-  while (done < o->log->len && o->format.log_fd >= 0)
+  while (o->log_sent < o->log->len && o->format.log_fd >= 0)
     {
-      ssize_t n = write (o->format.log_fd, o->log->str + done, o->log->len - done);
+      ssize_t n = write (o->format.log_fd, o->log->str + o->log_sent,
+                         o->log->len - o->log_sent);
       if (n < 0 && errno == EINTR)
         continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
       if (n < 0)
         {
           int saved = errno;
           close (o->format.log_fd);
           o->format.log_fd = -1; /* before reporting, which logs */
-          g_string_truncate (o->log, 0);
           report_error ("cannot write the log any more: %s", g_strerror (saved));
-          return;
+          break;
         }
-      done += n;
+      o->log_sent += n;
     }
-  g_string_truncate (o->log, 0);
+  if (o->format.log_fd < 0 || o->log_sent == o->log->len)
+    {
+      g_string_truncate (o->log, 0);
+      o->log_sent = 0;
+      return TRUE;
+    }
+  if (o->log_sent >= o->log->len / 2) /* keep the backlog at the front */
+    {
+      g_string_erase (o->log, 0, o->log_sent);
+      o->log_sent = 0;
+    }
+  return FALSE;
+}
+
+static gboolean
+on_log_writable (int fd, GIOCondition condition, gpointer data)
+{
+  Output *o = data;
+  (void) fd;
+  (void) condition;
+  o->log_watch = 0;
+  if (!write_log (o))
+    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+  return G_SOURCE_REMOVE;
+}
+
+/* Never waits: what the log cannot take now is written when it can. */
+static void
+flush_log (Output *o)
+{
+  if (o->log_watch == 0 && !write_log (o))
+    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+}
+
+/* At the end: the backlog gets a short while to go out, then what is left
+ * is dropped with the rest, and the drops are told. */
+static void
+finish_log (Output *o)
+{
+  gint64 deadline = g_get_monotonic_time () + LOG_FINAL_WAIT_MS * 1000;
+  g_clear_handle_id (&o->log_watch, g_source_remove);
+  while (!write_log (o))
+    {
+      struct pollfd writable = { .fd = o->format.log_fd, .events = POLLOUT };
+      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
+      if (left_ms <= 0 || (poll (&writable, 1, (int) left_ms) < 0 && errno != EINTR))
+        break;
+    }
+  if (o->log_sent < o->log->len)
+    {
+      /* Lines not written at all; one cut short counts too. */
+      const char *p = o->log->str + o->log_sent, *end = o->log->str + o->log->len;
+      for (; (p = memchr (p, '\n', end - p)) != NULL; p++)
+        o->log_dropped++;
+    }
+  if (o->format.log_fd >= 0)
+    close (o->format.log_fd);
+  o->format.log_fd = -1;
+  if (o->log_dropped > 0)
+    report_error ("%" G_GUINT64_FORMAT " log lines were dropped: the log could not "
+                  "keep up", o->log_dropped);
 }
 
 static void
 log_record (Output *o, const char *prefix, const char *sep, const char *text, gsize len)
 {
+  gsize need = 32 /* a time */ + strlen (prefix) + strlen (sep) + len + 1;
+  if (o->log->len - o->log_sent + need > LOG_BACKLOG_LIMIT)
+    {
+      o->log_dropped++;
+      return;
+    }
   if (o->format.timestamps)
     {
       char clock[32];
@@ -433,6 +526,15 @@ fill_batch (Output *o)
   return o->n_iov > 0;
 }
 
+static ssize_t
+write_stdout (Output *o, const struct iovec *iov, int n_iov)
+{
+  if (!o->socket)
+    return writev (o->fd, iov, n_iov);
+  struct msghdr msg = { .msg_iov = (struct iovec *) iov, .msg_iovlen = n_iov };
+  return sendmsg (o->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static gboolean
 on_stdout_writable (int fd, GIOCondition condition, gpointer data)
 {
@@ -459,7 +561,7 @@ write_batch (Output *o)
 {
   while (o->iov_done < o->n_iov && !o->closed)
     {
-      ssize_t n = writev (o->fd, o->iov + o->iov_done, o->n_iov - o->iov_done);
+      ssize_t n = write_stdout (o, o->iov + o->iov_done, o->n_iov - o->iov_done);
       if (n < 0)
         {
           if (errno == EINTR)

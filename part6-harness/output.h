@@ -37,8 +37,8 @@ typedef struct {
   void (*idle) (gpointer data);
 } OutputHooks;
 
-/* Writes to fd (usually 1), which it may switch to non-blocking mode;
- * output_free() switches it back. */
+/* Writes to fd (usually 1), whose flags it leaves alone: where it needs
+ * writes that do not wait, it opens a description of its own. */
 Output *output_new (int fd, const OutputFormat *format,
                     const OutputHooks *hooks, gpointer data);
 void output_free (Output *output);

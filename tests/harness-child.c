@@ -3,6 +3,8 @@
  *
  *   harness-child flood N LEN      N numbered lines of LEN bytes, then exit
  *   harness-child echo             "got: LINE" for every stdin line, until EOF
+ *   harness-child lengths          "LEN C" for every stdin line: its length
+ *                                  and first byte ('-' if empty), until EOF
  *   harness-child partial TEXT     TEXT without a newline, then wait for EOF
  *   harness-child split A B MS     A, then B MS milliseconds later (one line)
  *   harness-child bytes            a line of NUL, invalid UTF-8 and CR bytes
@@ -297,6 +299,21 @@ main (int argc, char **argv)
       FILE *in = stdin;
       while (fgets (line + 5, sizeof line - 5, in) != NULL)
         say (line);
+    }
+  else if (strcmp (mode, "lengths") == 0)
+    {
+      char *line = NULL;
+      size_t size = 0;
+      ssize_t len;
+      while ((len = getline (&line, &size, stdin)) > 0)
+        {
+          char said[64];
+          if (line[len - 1] == '\n')
+            len--;
+          snprintf (said, sizeof said, "%zd %c\n", len, len > 0 ? line[0] : '-');
+          say (said);
+        }
+      free (line);
     }
   else if (strcmp (mode, "partial") == 0 && argc == 3)
     {

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -452,6 +454,109 @@ test_stalled_stdout (void)
   g_assert_cmpint (expected, ==, 400001);
 }
 
+/* Starts argv in folder cwd (also its XDG_RUNTIME_DIR), stdin /dev/null,
+ * stdout and stderr on fd.  Not reaped: see drain_until_exit(). */
+static GPid
+spawn_onto (const char *const *argv, const char *cwd, int fd)
+{
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", cwd, TRUE);
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  g_spawn_async_with_pipes_and_fds (cwd, argv, (const char *const *) env,
+                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                      G_SPAWN_STDIN_FROM_DEV_NULL,
+                                    NULL, NULL, -1, fd, fd, NULL, NULL, 0, &pid,
+                                    NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return pid;
+}
+
+/* Reads what comes on read_fd (non-blocking) into got until pid has
+ * exited; its wait status. */
+static int
+drain_until_exit (int read_fd, GString *got, GPid pid)
+{
+  char buf[65536];
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000; tu_now_us () < end;)
+    {
+      ssize_t n;
+      int status;
+      while ((n = read (read_fd, buf, sizeof buf)) > 0)
+        g_string_append_len (got, buf, n);
+      if (waitpid (pid, &status, WNOHANG) == pid)
+        return status;
+      g_usleep (5000);
+    }
+  g_error ("process %d did not exit within %d ms", (int) pid, WAIT_MS);
+}
+
+/* stdout is a pipe shared with another writer, and with the harness's own
+ * stderr, and its reader comes late ("{ pipe-harness … & seq …; } 2>&1 |
+ * slow-reader"): the other writer's lines all arrive, the harness's own
+ * messages too, and the pipe is never made non-blocking under their feet. */
+static void
+test_shared_stdout (void)
+{
+  enum { SEQ_LINES = 400000 }; /* 2.7 MB: more than the harness's 1 MiB pipe */
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *ready = g_build_filename (tmp, "ready", NULL);
+  g_autofree char *seq_n = g_strdup_printf ("%d", SEQ_LINES);
+  const char *harness_argv[] = { PIPE_HARNESS, "--shell", "touch ready; exec sleep 30", NULL };
+  const char *seq_argv[] = { "seq", "1", seq_n, NULL };
+  int p[2];
+
+  g_assert_cmpint (pipe2 (p, O_CLOEXEC), ==, 0);
+  GPid harness = spawn_onto (harness_argv, tmp, p[1]);
+  for (int i = 0; i < 1000 && !g_file_test (ready, G_FILE_TEST_EXISTS); i++)
+    tu_sleep_ms (10);
+  g_assert_true (g_file_test (ready, G_FILE_TEST_EXISTS));
+  int flags_during = fcntl (p[1], F_GETFL);
+
+  GPid seq = spawn_onto (seq_argv, tmp, p[1]);
+  tu_sleep_ms (300);          /* nobody reads: the pipe fills */
+  kill (harness, SIGTERM);    /* the harness says so on its stderr */
+  tu_sleep_ms (200);
+
+  g_autoptr (GString) got = g_string_new (NULL);
+  g_assert_true (g_unix_set_fd_nonblocking (p[0], TRUE, NULL));
+  int seq_status = drain_until_exit (p[0], got, seq);
+  int harness_status = drain_until_exit (p[0], got, harness);
+  int flags_after = fcntl (p[1], F_GETFL);
+  close (p[1]);
+  tu_read_until_eof (p[0], WAIT_MS, got, NULL);
+  close (p[0]);
+
+  /* The harness's lines, whole, wherever seq's blocks left them. */
+  g_autoptr (GString) numbers = g_string_new (NULL);
+  g_autoptr (GString) messages = g_string_new (NULL);
+  for (const char *at = got->str; *at != '\0';)
+    {
+      const char *mine = strstr (at, "pipe-harness: ");
+      const char *end = mine ? strchr (mine, '\n') : NULL;
+      if (mine == NULL || end == NULL)
+        {
+          g_string_append (numbers, at);
+          break;
+        }
+      g_string_append_len (numbers, at, mine - at);
+      g_string_append_len (messages, mine, end + 1 - mine);
+      at = end + 1;
+    }
+  g_autoptr (GString) expected = g_string_new (NULL);
+  for (int i = 1; i <= SEQ_LINES; i++)
+    g_string_append_printf (expected, "%d\n", i);
+  g_assert_cmpuint (numbers->len, ==, expected->len);
+  g_assert_true (memcmp (numbers->str, expected->str, expected->len) == 0);
+  g_assert_true (WIFEXITED (seq_status) && WEXITSTATUS (seq_status) == 0);
+  g_assert_nonnull (strstr (messages->str, "pipe-harness: got Terminated; stopping\n"));
+  g_assert_nonnull (strstr (messages->str, "pipe-harness: A was killed by signal 15"));
+  g_assert_true (WIFEXITED (harness_status) && WEXITSTATUS (harness_status) == 128 + SIGTERM);
+  g_assert_cmpint (flags_during & O_NONBLOCK, ==, 0);
+  g_assert_cmpint (flags_after & O_NONBLOCK, ==, 0);
+  assert_folder_holds (tmp, (const char *[]) { "ready", NULL });
+  tu_tmpdir_remove (tmp);
+}
+
 /* ------------------------------------------------------------------ */
 /* Children ending */
 
@@ -600,6 +705,88 @@ test_crash_leaves_nothing (void)
     }
 }
 
+/* Starts pipe-harness as run_start_argv() does, under "ulimit LIMITS". */
+static void
+run_start_limited (Run *run, const char *limits, const char *const *args)
+{
+  g_autofree char *script = g_strdup_printf ("ulimit %s && exec \"$0\" \"$@\"", limits);
+  g_autofree char *runtime_dir = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) "/bin/sh");
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, (gpointer) PIPE_HARNESS);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  run->proc = tu_proc_start_full ((const char *const *) argv->pdata, run->tmp,
+                                  (const char *const *) (const char *[]) { runtime_dir, NULL },
+                                  TU_PROC_DEFAULT);
+}
+
+/* 300 children need more descriptors than the common soft limit of 1024
+ * allows (about six each): the harness raises its own limit to the hard
+ * one, and every child starts, with the soft limit as it was. */
+static void
+test_many_children (void)
+{
+  enum { N = 300 };
+  struct rlimit nofile;
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &nofile), ==, 0);
+  if (nofile.rlim_max < 4096)
+    {
+      g_test_skip ("the hard limit on open files is below 4096");
+      return;
+    }
+  Run run;
+  run_init (&run);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, (gpointer) "--shell");
+  for (int i = 0; i < N; i++)
+    g_ptr_array_add (args, (gpointer) "ulimit -Sn; exec sleep 30");
+  g_ptr_array_add (args, NULL);
+  run_start_limited (&run, "-Sn 1024", (const char *const *) args->pdata);
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000;
+       tu_count (run_out (&run), "\n") < N && tu_proc_running (run.proc) && tu_now_us () < end;)
+    tu_sleep_ms (20);
+  g_assert_cmpuint (tu_count (run_out (&run), ": 1024\n"), ==, N);
+  g_assert_cmpuint (tu_count (run_err (&run), " started (pid "), ==, N);
+  run_stop (&run);
+}
+
+/* Descriptors run out (a hard limit too low to raise): 127, one line that
+ * says so, and nothing left behind.  With 30 children the FIFOs take them
+ * all; with 10, some children start first, and are stopped. */
+static void
+test_out_of_files (void)
+{
+  static const int counts[] = { 30, 10 };
+  for (guint c = 0; c < G_N_ELEMENTS (counts); c++)
+    {
+      Run run;
+      g_autofree char *idle = child ("idle");
+      g_autoptr (GPtrArray) args = g_ptr_array_new ();
+      for (int i = 0; i < counts[c]; i++)
+        g_ptr_array_add (args, idle);
+      g_ptr_array_add (args, NULL);
+      run_init (&run);
+      run_start_limited (&run, "-n 40", (const char *const *) args->pdata);
+      g_assert_cmpint (run_wait (&run), ==, 127);
+
+      const char *err = run_err (&run);
+      g_assert_cmpuint (tu_count (err, "pipe-harness: too many open files (limit 40): "
+                                       "cannot start child "), ==, 1);
+      g_assert_cmpuint (tu_count (err, "cannot"), ==, 1);
+      for (const char *at = strstr (err, " started (pid "); at != NULL;
+           at = strstr (at + 1, " started (pid "))
+        assert_gone ((GPid) g_ascii_strtoll (at + strlen (" started (pid "), NULL, 10));
+      if (counts[c] == 10)
+        g_assert_cmpuint (tu_count (err, " started (pid "), >, 0);
+      assert_folder_holds (run.tmp, NULL);
+      run_clear (&run);
+    }
+}
+
 /* A second signal while stopping: SIGKILL at once, no waiting for the
  * kill timeout. */
 static void
@@ -652,6 +839,44 @@ test_log_fails (void)
   g_assert_cmpint (run_wait (&run), ==, 0);
   g_assert_cmpuint (tu_count (run_err (&run), "cannot write the log any more: No space left on device"), ==, 1);
   g_assert_cmpuint (flood_bytes (run_out (&run), "A"), ==, 1000 * LINE_LEN);
+  assert_nothing_left (&run);
+  run_clear (&run);
+}
+
+/* A log FIFO whose reader stops reading: the run goes on at full speed, a
+ * signal takes effect at once, and the lines the log could not take are
+ * counted, once. */
+static void
+test_log_stalls (void)
+{
+  Run run;
+  g_autofree char *a = child ("flood-until-term 64");
+  run_init (&run);
+  g_autofree char *log = g_build_filename (run.tmp, "log", NULL);
+  tu_mkfifo (log);
+  int reader = tu_fifo_open_read (log, TRUE); /* and never reads */
+  run_start (&run, "--quiet", "--log", log, a);
+  /* Far more than the log's pipe and backlog together. */
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000;
+       tu_proc_stdout (run.proc)->len < 16 * 1024 * 1024 && tu_now_us () < end;)
+    tu_sleep_ms (5);
+  g_assert_cmpuint (tu_proc_stdout (run.proc)->len, >=, 16 * 1024 * 1024);
+
+  gint64 signalled = tu_now_us ();
+  tu_proc_signal (run.proc, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  g_assert_cmpint (tu_now_us () - signalled, <, 3 * G_USEC_PER_SEC);
+  const char *out = run_out (&run);
+  g_assert_cmpuint (flood_bytes (out, "A"), ==, reported_bytes (out, "A"));
+  const char *err = run_err (&run);
+  g_assert_true (g_str_has_prefix (err, "pipe-harness: "));
+  guint64 dropped = g_ascii_strtoull (err + strlen ("pipe-harness: "), NULL, 10);
+  g_assert_cmpuint (dropped, >, 0);
+  g_autofree char *said = g_strdup_printf ("pipe-harness: %" G_GUINT64_FORMAT " log lines "
+                                           "were dropped: the log could not keep up\n",
+                                           dropped);
+  g_assert_cmpstr (err, ==, said);
+  close (reader);
   assert_nothing_left (&run);
   run_clear (&run);
 }
@@ -870,6 +1095,26 @@ test_huge_command (void)
   run_clear (&run);
 }
 
+/* An empty --kill-timeout is a usage error, said in one line; a bare
+ * number is seconds. */
+static void
+test_empty_kill_timeout (void)
+{
+  Run run;
+  run_init (&run);
+  run_start (&run, "--kill-timeout=", "true");
+  g_assert_cmpint (run_wait (&run), ==, 2);
+  g_assert_cmpstr (run_err (&run), ==, "pipe-harness: --kill-timeout: no time given "
+                                       "(write it like 250ms, 2s or 5)\n");
+  assert_nothing_left (&run);
+  run_clear (&run);
+
+  run_init (&run);
+  run_start (&run, "--kill-timeout=1", "true");
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  run_clear (&run);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -892,8 +1137,12 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/children/pieces-while-ending", test_pieces_while_ending);
   g_test_add_func ("/faults/script/chatty-child-bounded", test_chatty_child_bounded);
   g_test_add_func ("/faults/crash/leaves-nothing", test_crash_leaves_nothing);
+  g_test_add_func ("/faults/output/shared-stdout", test_shared_stdout);
+  g_test_add_func ("/faults/children/many", test_many_children);
+  g_test_add_func ("/faults/children/out-of-files", test_out_of_files);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
+  g_test_add_func ("/faults/output/log-stalls", test_log_stalls);
   g_test_add_func ("/faults/path/swapped-symlink", test_swap_symlink);
   g_test_add_func ("/faults/path/swapped-fifo", test_swap_other_fifo);
   g_test_add_func ("/faults/path/unwritable-fifo-dir", test_unwritable_fifo_dir);
@@ -902,5 +1151,6 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/script/huge-regex", test_huge_regex);
   g_test_add_func ("/faults/script/sends-to-slow-reader", test_script_sends_to_slow_reader);
   g_test_add_func ("/faults/usage/huge-command", test_huge_command);
+  g_test_add_func ("/faults/usage/empty-kill-timeout", test_empty_kill_timeout);
   return g_test_run ();
 }

@@ -543,6 +543,43 @@ test_stdin_after_script (void)
   run_stop (&run);
 }
 
+static void
+append_bytes (GString *s, char byte, gsize n)
+{
+  gsize start = s->len;
+  g_string_set_size (s, start + n);
+  memset (s->str + start, byte, n);
+}
+
+/* A typed line goes whole to one child, up to 1 MiB; a longer one is
+ * refused in one line, and none of it is sent. */
+static void
+test_stdin_long_line (void)
+{
+  Run run;
+  g_autofree char *a = child ("lengths");
+  g_autofree char *b = child ("lengths");
+  g_autoptr (GString) typed = g_string_new (NULL);
+  run_init (&run);
+  run_start (&run, "--quiet", "--stdin-target", "B", a, b);
+
+  g_string_append (typed, "A: ");
+  append_bytes (typed, 'x', 100000);
+  g_string_append (typed, "\nA: ");
+  append_bytes (typed, 'y', 1048576 - 3); /* 1 MiB in all */
+  g_string_append (typed, "\nA: ");
+  append_bytes (typed, 'z', 1048576);
+  g_string_append (typed, "\nB: after\n");
+  tu_proc_write (run.proc, typed->str);
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: 5 a\n", WAIT_MS));
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: 1048573 y\n", WAIT_MS));
+  g_assert_nonnull (strstr (run_out (&run), "A: 100000 x\n"));
+  g_assert_cmpuint (tu_count (run_out (&run), "\n"), ==, 3);
+  g_assert_cmpstr (run_err (&run), ==, "pipe-harness: stdin: a line longer than 1 MiB "
+                                       "(1048576 bytes) was not sent\n");
+  run_stop (&run);
+}
+
 /* ------------------------------------------------------------------ */
 /* Procfiles */
 
@@ -788,6 +825,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/log", test_log);
   g_test_add_func ("/features/stdin/routing", test_stdin_routing);
   g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
+  g_test_add_func ("/features/stdin/long-line", test_stdin_long_line);
   g_test_add_func ("/features/silence-hint", test_silence_hint);
   g_test_add_func ("/features/procfile", test_procfile);
   g_test_add_func ("/features/procfile-env", test_procfile_env);

@@ -749,7 +749,7 @@ test_usage_errors (void)
     { { "--fifo", "Z=/tmp/x", "true", NULL }, "pipe-harness: --fifo Z=/tmp/x: there is no child named 'Z'\n" },
     { { "--exit-after-script", "true", NULL }, "pipe-harness: --exit-after-script needs --script\n" },
     { { "--kill-timeout", "soon", "true", NULL }, "pipe-harness: --kill-timeout: 'soon' is not a duration (write it like 250ms, 2s or 5)\n" },
-    { { "--kill-timeout", "", "true", NULL }, "pipe-harness: --kill-timeout: '' is not a duration (write it like 250ms, 2s or 5)\n" },
+    { { "--kill-timeout", "", "true", NULL }, "pipe-harness: --kill-timeout: no time given (write it like 250ms, 2s or 5)\n" },
     { { "", NULL }, "pipe-harness: A: cannot split command '': Text was empty (or contained only whitespace)\n" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
