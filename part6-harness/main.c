@@ -428,17 +428,27 @@ main (int argc, char **argv)
       return test_runner_main (argc - 1, argv + 1);
     }
   g_option_context_set_summary (context,
-    "Start each COMMAND as a child process, print every line it writes marked\n"
-    "with its name (\"NAME: line\", \"NAME! line\" from stderr), feed it the\n"
-    "steps of a script, then whatever is written to its input FIFO or typed\n"
-    "on stdin as \"NAME: text\".");
+    "Start each COMMAND as a child process and print every line it writes\n"
+    "marked with its name (\"NAME: line\", \"NAME! line\" from stderr).  A\n"
+    "script (--script) talks to the children and checks their answers; it can\n"
+    "start, signal, restart and wait for them, and a child that crashes fails\n"
+    "it.  Then whatever is written to a child's input FIFO, or typed on stdin\n"
+    "as \"NAME: text\", goes to that child.");
   g_option_context_set_description (context,
+    "Script steps, one a line: send, write, expect /RE/ [T] [unless /RE/],\n"
+    "refute, fail-on, sleep, close, start, signal, restart,\n"
+    "wait [exit N | signal SIG | any], set, repeat N ... end.\n"
+    "\n"
     "Exit status: 0 all well; the first child's status when it ends the run\n"
     "(128+N if killed by signal N); with --wait-all, 0 if every child exited 0,\n"
-    "else the status of the first that did not; 2 bad usage or refused path;\n"
-    "3 a script step failed; 127 a command could not be started, or open\n"
-    "files or processes ran out; 128+N after signal N; 141 when stdout's\n"
-    "reader went away.\n"
+    "else the status of the first that did not; 1 stdout could not be written;\n"
+    "2 bad usage, a script that does not parse, or a refused path;\n"
+    "3 the test failed: a script step failed, a child was killed or exited\n"
+    "non-zero while the script ran (unless the script asked for it) or, with\n"
+    "--exit-after-script, before the harness stopped it, a --ready line did\n"
+    "not come, or the run outlived --timeout; 127 a command could not be\n"
+    "started, or open files or processes ran out; 128+N after signal N;\n"
+    "141 when stdout's reader went away.\n"
     "\n"
     "pipe-harness test [OPTION…] FILE|DIR… runs a suite of .pht test files\n"
     "(see pipe-harness test --help).\n"
