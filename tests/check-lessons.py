@@ -53,7 +53,8 @@ def normalise(text):
     text = text.replace("\r\n", "\n").replace("^C", "")
     lines = []
     for line in text.split("\n"):
-        line = re.sub(r" *\d+(\.\d+)? ?(ms|s|[kMG]B/s)\b", r" N \2", line)
+        line = re.sub(r" *\d+(\.\d+)? ?(ms|s)\b", r" N \2", line)
+        line = re.sub(r" *\d+(\.\d+)? ?[kMG]?B/s\b", r" N B/s", line)
         line = re.sub(r"\bpid \d+", "pid N", line)
         line = re.sub(r"^([-pdl][-rwxsStT]{9}) +\d+ +\S+ +\S+ +(\d+) +\w+ +\d+ +[\d:]+ ",
                       r"\1 1 USER GROUP \2 DATE ", line)
@@ -251,7 +252,9 @@ def main():
     env["PATH"] = os.pathsep.join(paths + [env.get("PATH", "/usr/bin:/bin")])
     env["LC_ALL"] = "C.UTF-8"
     env["TERM"] = "dumb"
-    env.pop("G_MESSAGES_DEBUG", None)
+    # What would change the programs' output or buffering from outside.
+    for name in ["G_MESSAGES_DEBUG", "PYTHONUNBUFFERED", "LD_PRELOAD", "_STDBUF_O"]:
+        env.pop(name, None)
 
     work = [(readme, b) for readme in args for b in blocks_of(readme)]
     print("1..%d" % (len(work) + len(args)))
