@@ -289,9 +289,9 @@ run (char **argv, gboolean deadlock, gboolean no_close)
     }
 
   int status = 0;
-  if (exchange (&x, !deadlock))
-    fwrite (x.answer->str, 1, x.answer->len, stdout);
-  else
+  gboolean moved = exchange (&x, !deadlock);
+  fwrite (x.answer->str, 1, x.answer->len, stdout); /* all that came back */
+  if (!moved)
     {
       explain_stuck (&x);
       say ("stopping %s with SIGTERM", name);

@@ -17,7 +17,8 @@ terminal, as for the reader), in one private folder per lesson, with every
   console later=N          no commands: what terminal N shows later.  Wait for
                            its command to end, then compare all it printed with
                            the lines of both blocks
-  console later=N ctrl-c   type Ctrl-C on terminal N first
+                           A line "^C" in it is where the reader types Ctrl-C:
+                           it is typed once the lines before it have appeared
   ctrl-c-after=MS          type Ctrl-C MS milliseconds after starting (a
                            command that runs until interrupted)
   any-order                the lines may come in any order (several processes
@@ -50,7 +51,8 @@ COMMAND_TIMEOUT = 20.0  # seconds a command or a terminal may take
 
 
 def normalise(text):
-    text = text.replace("\r\n", "\n").replace("^C", "")
+    text = text.replace("\r\n", "\n")
+    text = "\n".join(line for line in text.split("\n") if line != "^C").replace("^C", "")
     lines = []
     for line in text.split("\n"):
         line = re.sub(r" *\d+(\.\d+)? ?(ms|s)\b", r" N \2", line)
@@ -196,11 +198,19 @@ class Lesson:
             if name not in self.terminals:
                 return "no terminal %s is running" % name
             term, shown = self.terminals.pop(name)
-            if "ctrl-c" in o:
-                term.type_ctrl_c()
+            # A line "^C" is where the reader types Ctrl-C: once the lines
+            # before it have appeared.
+            later = [line for _, lines in b.steps for line in lines]
+            for i, line in enumerate(later):
+                if line == "^C":
+                    before = shown + [x for x in later[:i] if x != "^C"]
+                    if not wait_until(lambda: matches(before, term.text(), prefix=True),
+                                      COMMAND_TIMEOUT):
+                        break  # the comparison below says what differs
+                    term.type_ctrl_c()
             if not term.finish():
                 return "terminal %s did not end; it showed:\n%s" % (name, term.text())
-            expected = shown + [line for _, lines in b.steps for line in lines]
+            expected = shown + [line for line in later if line != "^C"]
             if not matches(expected, term.text(), any_order="any-order" in o):
                 return difference(expected, term.text())
             return None

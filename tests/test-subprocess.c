@@ -407,6 +407,20 @@ test_by_hand_no_close (void)
   g_assert_cmpfloat (seconds, <, 5.0);
 }
 
+/* cat answers as it reads: what came back is printed, though the end
+ * never comes. */
+static void
+test_by_hand_no_close_cat (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  double seconds;
+  g_assert_cmpint (run_by_hand ((const char *[]) { "--no-close", "--child", "cat", NULL }, &out,
+                                &err, &seconds), ==, 1);
+  g_assert_cmpstr (out, ==, "pear\napple\nfig\n");
+  assert_has (err, "pipe-by-hand: cat has its stdin pipe open on fds 0 and 4");
+  g_assert_cmpfloat (seconds, <, 5.0);
+}
+
 /* Writing 1 MiB to cat before reading: both pipes fill, found out after a
  * second, explained with what each pipe holds. */
 static void
@@ -509,6 +523,7 @@ main (int argc, char **argv)
   g_test_add_func ("/by-hand/right-way", test_by_hand_right_way);
   g_test_add_func ("/by-hand/other-child", test_by_hand_other_child);
   g_test_add_func ("/by-hand/no-close", test_by_hand_no_close);
+  g_test_add_func ("/by-hand/no-close-cat", test_by_hand_no_close_cat);
   g_test_add_func ("/by-hand/deadlock", test_by_hand_deadlock);
   g_test_add_func ("/by-hand/deadlock-sort", test_by_hand_deadlock_sort);
   g_test_add_func ("/by-hand/usage", test_by_hand_usage);
