@@ -16,8 +16,7 @@ terminal, as for the reader), in one private folder per lesson, with every
                            shown, then go on with the lesson
   console later=N          no commands: what terminal N shows later.  Wait for
                            its command to end, then compare all it printed with
-                           the lines of both blocks
-                           A line "^C" in it is where the reader types Ctrl-C:
+                           the lines of both blocks.  A line "^C" in it is where the reader types Ctrl-C:
                            it is typed once the lines before it have appeared
   ctrl-c-after=MS          type Ctrl-C MS milliseconds after starting (a
                            command that runs until interrupted)
@@ -35,7 +34,6 @@ It prints TAP: one test point per block, "not ok" with the difference.
 import os
 import pty
 import re
-import select
 import shlex
 import signal
 import subprocess
