@@ -15,7 +15,9 @@
  * What to look for: in scripted mode the output comes back only when the
  * child exits, because its stdout is a pipe and stdio fills a buffer first;
  * constant mode runs the child line-buffered (--line-buffered, or
- * "stdbuf -oL" for another command) so each greeting reaches OUT at once.
+ * "stdbuf -oL" for another command) so each greeting reaches OUT at once,
+ * and in a process group of its own, so that Ctrl-C reaches only us: we
+ * close its stdin and it says goodbye (a second Ctrl-C is passed on).
  *
  * Exit status: the child's (128+N if killed by signal N); 1 when something
  * fails (a missing FIFO, a child that cannot start); 2 for bad usage.
@@ -45,6 +47,7 @@ typedef struct {
   int input_fd;
   guint input_watch;
   GOutputStream *child_stdin;
+  gboolean stop_asked; /* a first Ctrl-C or SIGTERM came */
 } Run;
 
 static int G_GNUC_PRINTF (2, 3)
@@ -276,13 +279,47 @@ on_input_readable (int fd, GIOCondition condition, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Ctrl-C, or SIGTERM: the first time, close the child's stdin and let it
+ * end as it does at end-of-file; the second time, pass the signal on to
+ * the child, for a child that does not stop at end-of-file. */
 static gboolean
-on_stop_signal (gpointer data)
+on_stop_signal (Run *run, int signum, const char *name)
 {
-  Run *run = data;
-  g_printerr ("run-say-my-name: stopping: closing the child's stdin\n");
-  g_output_stream_close (run->child_stdin, NULL, NULL);
+  if (!run->stop_asked)
+    {
+      run->stop_asked = TRUE;
+      g_printerr ("run-say-my-name: stopping: closing the child's stdin "
+                  "(once more to send it %s)\n", name);
+      g_output_stream_close (run->child_stdin, NULL, NULL);
+    }
+  else
+    {
+      g_printerr ("run-say-my-name: passing %s on to the child\n", name);
+      g_subprocess_send_signal (run->child, signum);
+    }
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigint (gpointer data)
+{
+  return on_stop_signal (data, SIGINT, "SIGINT");
+}
+
+static gboolean
+on_sigterm (gpointer data)
+{
+  return on_stop_signal (data, SIGTERM, "SIGTERM");
+}
+
+/* In the child, before exec: a process group of its own.  Ctrl-C makes the
+ * terminal signal its whole foreground process group; out of it, the child
+ * hears of Ctrl-C only from us. */
+static void
+leave_foreground_group (gpointer data)
+{
+  (void) data;
+  setpgid (0, 0);
 }
 
 static int
@@ -297,6 +334,7 @@ run_constant (Run *run, char **argv, const char *input, const char *output)
   if (out < 0)
     return EXIT_FAILED;
   g_subprocess_launcher_take_stdout_fd (launcher, out);
+  g_subprocess_launcher_set_child_setup (launcher, leave_foreground_group, NULL, NULL);
   if ((run->child = spawn (launcher, argv, &status)) == NULL)
     return status;
   g_clear_object (&launcher);
@@ -307,8 +345,8 @@ run_constant (Run *run, char **argv, const char *input, const char *output)
       g_subprocess_force_exit (run->child);
       return EXIT_FAILED;
     }
-  guint sigint = g_unix_signal_add (SIGINT, on_stop_signal, run);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, run);
+  guint sigint = g_unix_signal_add (SIGINT, on_sigint, run);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_sigterm, run);
   g_printerr ("run-say-my-name: passing whatever is written to %s to the child; "
               "it stops on exit, or on Ctrl-C\n", input);
   status = wait_for_child (run);

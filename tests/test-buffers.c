@@ -1,7 +1,10 @@
 /* Tests of part4-buffers: slow-writer's modes as an independent reader
  * sees them (bytes one by one, a line at a time, all at the end, in
  * chunks), slow-reader showing or holding bytes, and buffer-lab's chart. */
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -146,6 +149,67 @@ test_reader_no_flush (void)
   tu_tmpdir_remove (dir);
 }
 
+/* What a pseudo-terminal's master shows within ms milliseconds. */
+static char *
+terminal_shows (int master, guint ms)
+{
+  GString *shown = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + ms * 1000;
+  int left_ms;
+  while ((left_ms = (int) ((deadline - g_get_monotonic_time ()) / 1000)) > 0)
+    {
+      struct pollfd p = { .fd = master, .events = POLLIN };
+      char buf[256];
+      if (poll (&p, 1, left_ms) <= 0)
+        break;
+      ssize_t n = read (master, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_string_append_len (shown, buf, n);
+    }
+  return g_string_free (shown, FALSE);
+}
+
+/* --no-flush with stdout on a terminal: stdio makes it line-buffered, so
+ * bytes read one by one still show only when their newline comes. */
+static void
+test_reader_no_flush_on_terminal (void)
+{
+  g_autofree char *dir = tu_tmpdir_new ();
+  g_autofree char *fifo = g_build_filename (dir, "f", NULL);
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GError) error = NULL;
+
+  tu_mkfifo (fifo);
+  int master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint (master, >=, 0);
+  g_assert_cmpint (grantpt (master), ==, 0);
+  g_assert_cmpint (unlockpt (master), ==, 0);
+  g_subprocess_launcher_take_stdout_fd (launcher, open (ptsname (master), O_RDWR | O_NOCTTY));
+  const char *argv[] = { SLOW_READER, fifo, "--mode", "char", "--no-flush", NULL };
+  g_autoptr (GSubprocess) reader = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  int fd = tu_fifo_open_write (fifo, WAIT_MS);
+
+  g_assert_cmpint (write (fd, "ab", 2), ==, 2);
+  g_autofree char *before = terminal_shows (master, 300);
+  g_assert_cmpstr (before, ==, "");
+  g_assert_cmpint (write (fd, "\n", 1), ==, 1);
+  g_autofree char *after = terminal_shows (master, 300);
+  g_assert_cmpstr (after, ==, "ab\r\n"); /* the terminal shows a newline as \r\n */
+  close (fd);
+  for (guint waited = 0; g_subprocess_get_identifier (reader) != NULL; waited += 20)
+    {
+      if (waited > WAIT_MS)
+        g_error ("slow-reader did not end at end-of-file");
+      tu_sleep_ms (20);
+    }
+  g_assert_cmpint (g_subprocess_get_exit_status (reader), ==, 0);
+  close (master);
+  tu_tmpdir_remove (dir);
+}
+
 /* The chart: for each mode, the bytes that arrived at each tick. */
 static void
 test_lab_chart (void)
@@ -179,10 +243,12 @@ test_usage (void)
     int status;
     const char *message;
   } cases[] = {
-    { { SLOW_WRITER, "/nonexistent/f", NULL }, 1, "slow-writer: /nonexistent/f: No such file or directory\n" },
-    { { SLOW_WRITER, "f", "--buffering", "lots", NULL }, 2, "slow-writer: --buffering: none, line, full or a number of bytes\n" },
-    { { SLOW_WRITER, NULL }, 2, "slow-writer: usage: slow-writer PATH [OPTION…] (see --help)\n" },
-    { { SLOW_READER, "f", "--mode", "word", NULL }, 2, "slow-reader: --mode: line or char\n" },
+    { { SLOW_WRITER, "/nonexistent/f", NULL }, 1, "slow-writer: open /nonexistent/f: No such file or directory\n" },
+    { { SLOW_WRITER, "f", "--buffering", "lots", NULL }, 2, "slow-writer: --buffering must be none, line, full or a number of bytes from 1 to 1048576\n" },
+    { { SLOW_WRITER, "f", "--message", "", NULL }, 2, "slow-writer: --message must not be empty\n" },
+    { { SLOW_WRITER, NULL }, 2, "slow-writer: expected one PATH (see --help)\n" },
+    { { SLOW_READER, "f", "--mode", "word", NULL }, 2, "slow-reader: --mode must be line or char\n" },
+    { { SLOW_READER, NULL }, 2, "slow-reader: expected one PATH (see --help)\n" },
     { { SLOW_READER, "/nonexistent/f", NULL }, 1, "slow-reader: open /nonexistent/f: No such file or directory\n" },
     { { BUFFER_LAB, "extra", NULL }, 2, "buffer-lab: no arguments, only options (see --help)\n" },
     { { BUFFER_LAB, "--delay-ms", "0", NULL }, 2, "buffer-lab: --delay-ms must be at least 1\n" },
@@ -191,7 +257,8 @@ test_usage (void)
     {
       g_autofree char *err = NULL;
       g_assert_cmpint (tu_run (cases[i].argv, NULL, WAIT_MS, NULL, &err), ==, cases[i].status);
-      g_assert_true (g_str_has_suffix (err, cases[i].message));
+      if (!g_str_has_suffix (err, cases[i].message))
+        g_error ("expected \"%s\" at the end of:\n%s", cases[i].message, err);
     }
 }
 
@@ -206,6 +273,7 @@ main (int argc, char **argv)
   g_test_add_func ("/buffers/reader/char-shows-partial-line", test_reader_char_shows_partial_line);
   g_test_add_func ("/buffers/reader/line-holds-partial-line", test_reader_line_holds_partial_line);
   g_test_add_func ("/buffers/reader/no-flush", test_reader_no_flush);
+  g_test_add_func ("/buffers/reader/no-flush-on-terminal", test_reader_no_flush_on_terminal);
   g_test_add_func ("/buffers/lab/chart", test_lab_chart);
   g_test_add_func ("/buffers/usage", test_usage);
   return g_test_run ();
