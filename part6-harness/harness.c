@@ -291,7 +291,7 @@ check_gone (Harness *h, Child *c)
        * fails the run. */
       if (!h->terminating && h->exit_status == 0 && h->runner != NULL &&
           h->opt->exit_after_script && c->proc.status != 0 &&
-          !script_runner_end_expected (h->runner, c->proc.index))
+          !script_runner_end_asked (h->runner, c->proc.index, c->proc.term_signal))
         {
           report_error ("%s %s after the script, before it was stopped",
                         c->proc.name, how);

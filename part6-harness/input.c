@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <termios.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -209,12 +210,19 @@ child_input_terminal_output (ChildInput *in)
 /* Input ends a prompt: whatever the timing, "sqlite> " and the answer to
  * what is written now are two lines. */
 static void
-end_prompts (ChildInput *in)
+end_prompts (ChildInput *in, const guint8 *data, gsize len)
 {
+  guint lines = 0;
+  for (const guint8 *p = data; p != NULL && p < data + len; lines++)
+    {
+      p = memchr (p, '\n', data + len - p);
+      if (p != NULL)
+        p++;
+    }
   if (in->out != NULL)
-    stream_end_prompt (in->out);
+    stream_end_prompt (in->out, MAX (lines, 1));
   if (in->err != NULL)
-    stream_end_prompt (in->err);
+    stream_end_prompt (in->err, MAX (lines, 1));
 }
 
 static gboolean on_settle_timeout (gpointer data);
@@ -243,7 +251,7 @@ settled (ChildInput *in)
     }
   in->settling = FALSE;
   g_clear_handle_id (&in->settle_timer, g_source_remove);
-  end_prompts (in);
+  end_prompts (in, in->queue->data, in->queue->len);
   return TRUE;
 }
 
@@ -260,7 +268,7 @@ static void
 queue_input (ChildInput *in, const char *data, gsize len)
 {
   if (!in->settling)
-    end_prompts (in);
+    end_prompts (in, (const guint8 *) data, len);
   g_byte_array_append (in->queue, (const guint8 *) data, len);
   output_input (in->output, in->name, data, len);
   write_queue (in);
@@ -332,6 +340,9 @@ child_input_close (ChildInput *in)
 {
   if (in->closed || in->close_pending)
     return;
+  /* End-of-file is input too: what the child says to it starts a line. */
+  if (!in->settling && in->queue->len == 0)
+    end_prompts (in, NULL, 0);
   in->close_pending = TRUE;
   write_queue (in);
 }

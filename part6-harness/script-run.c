@@ -3,6 +3,7 @@
 #include "script-run.h"
 
 #include <gio/gio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ typedef struct {
   int status;
   int term_signal;
   gboolean end_expected;   /* the script asked for the end of this process */
+  int signal_sent;         /* a signal it sent that ends a process, or 0 */
   gboolean restarting;     /* being stopped to be started again */
   char *silence_hint;      /* said when a step fails and it printed nothing */
 } ChildState;
@@ -325,10 +327,20 @@ script_runner_set_silence_hint (ScriptRunner *r, guint child, const char *hint)
   r->children[child].silence_hint = g_strdup (hint);
 }
 
-gboolean
-script_runner_end_expected (ScriptRunner *r, guint child)
+/* Whether the script asked for this end: a close, a restart, or a signal
+ * it sent that kills (or makes it exit, as a handler does); a crash after
+ * a signal for something else (SIGHUP to reload) was not asked for. */
+static gboolean
+end_asked (const ChildState *c, int term_signal)
 {
-  return r->children[child].end_expected;
+  return c->end_expected ||
+         (c->signal_sent != 0 && (term_signal == 0 || term_signal == c->signal_sent));
+}
+
+gboolean
+script_runner_end_asked (ScriptRunner *r, guint child, int term_signal)
+{
+  return end_asked (&r->children[child], term_signal);
 }
 
 void
@@ -794,7 +806,15 @@ run_signal (ScriptRunner *r, const ScriptStep *step)
       fail (r, step, "%s is not running", r->names[step->child]);
       return FALSE;
     }
-  c->end_expected = TRUE;
+  /* Those that stop or continue a process, or that it ignores unless it
+   * asks for them, do not end it. */
+  static const int harmless[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
+                                  SIGCHLD, SIGURG, SIGWINCH };
+  gboolean ends = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (harmless); i++)
+    ends &= step->signum != harmless[i];
+  if (ends)
+    c->signal_sent = step->signum;
   if (!r->hooks.signal (r->data, step->child, step->signum, &error))
     {
       fail (r, step, "%s", error->message);
@@ -1006,6 +1026,7 @@ script_runner_child_started (ScriptRunner *r, guint child)
   c->ready = FALSE;
   c->ended = FALSE;
   c->end_expected = FALSE;
+  c->signal_sent = 0;
   c->restarting = FALSE;
   consume (c, NULL);
 }
@@ -1045,7 +1066,7 @@ script_runner_child_ended (ScriptRunner *r, guint child, int status, int term_si
     check_wait (r, step);
   else if (waiting_on (r, child, STEP_START) || waiting_on (r, child, STEP_RESTART))
     fail (r, step, "%s %s before it was up", name, how);
-  else if ((status != 0 || term_signal != 0) && !c->end_expected)
+  else if ((status != 0 || term_signal != 0) && !end_asked (c, term_signal))
     fail_with (r, r->started ? step : NULL, child, "%s %s%s", name, how,
                r->started ? "" : " before the script started");
   else if (waiting_on (r, child, STEP_EXPECT) && r->cursor == NULL && r->scan_idle == 0)

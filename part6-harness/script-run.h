@@ -10,8 +10,9 @@
  *
  * Verdicts: a step that fails, or a child that ends abnormally (killed by a
  * signal, or exiting non-zero) while the script runs, fails the script,
- * unless the script asked for that end (signal, close or restart of that
- * child before it) or a wait step accepts it.
+ * unless the script asked for that end (a close or restart of that child
+ * before it, or a signal that ends processes, and then an exit or death by
+ * that signal) or a wait step accepts it.
  */
 #pragma once
 
@@ -72,9 +73,10 @@ void script_runner_child_ended (ScriptRunner *runner, guint child, int status,
  * output may wait in its own buffer); copied; NULL for nothing. */
 void script_runner_set_silence_hint (ScriptRunner *runner, guint child,
                                      const char *hint);
-/* Whether the script asked for the end of the child's process (signal,
- * close, restart), so that how it ends does not count. */
-gboolean script_runner_end_expected (ScriptRunner *runner, guint child);
+/* Whether the script asked for the child's process to end this way (killed
+ * by term_signal, or 0 for an exit): after a close or restart any end, after
+ * a signal that ends processes an exit or that signal. */
+gboolean script_runner_end_asked (ScriptRunner *runner, guint child, int term_signal);
 /* The child's input queue has room again. */
 void script_runner_input_room (ScriptRunner *runner, guint child);
 /* A variable captured outside the script (by a --ready pattern). */

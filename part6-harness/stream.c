@@ -41,18 +41,18 @@ cut_tail (Stream *s)
   output_queue (s->output, s);
 }
 
-/* After input was sent: the first line that starts with the prompt and goes
- * on is cut after it. */
+/* After input was sent: a line that starts with the prompt and goes on is
+ * cut after it, once for each line sent. */
 static void
 seek_prompt (Stream *s)
 {
   LineFramer *f = &s->framer;
 
-  while (s->seek_prompt)
+  while (s->prompts_sought > 0)
     {
       if (s->prompt_scan < f->moved)
         {
-          s->seek_prompt = FALSE; /* handed out already */
+          s->prompts_sought = 0; /* handed out already */
           break;
         }
       gsize at = s->prompt_scan - f->moved;
@@ -75,7 +75,9 @@ seek_prompt (Stream *s)
         break; /* the prompt so far: what follows decides */
       if (f->buf[at + s->prompt_len] != '\n')
         line_framer_cut_at (f, at + s->prompt_len);
-      s->seek_prompt = FALSE;
+      s->prompts_sought--;
+      s->prompt_scan += s->prompt_len;
+      s->prompt_skip = TRUE; /* the rest of the line is the answer */
     }
 }
 
@@ -225,7 +227,7 @@ stream_read_once (Stream *s)
     {
       line_framer_commit (&s->framer, n);
       s->last_read = g_get_monotonic_time ();
-      if (s->seek_prompt)
+      if (s->prompts_sought > 0)
         seek_prompt (s);
       track_tail (s, memrchr (space, '\n', n) != NULL);
       return TRUE;
@@ -271,8 +273,12 @@ stream_child_exited (Stream *s)
   output_queue (s->output, s);
 }
 
+/* Prompts looked for at most: a flood of input does not make every line
+ * suspect for ever. */
+#define PROMPTS_SOUGHT_MAX 1000
+
 void
-stream_end_prompt (Stream *s)
+stream_end_prompt (Stream *s, guint lines)
 {
   if (s->eof)
     return;
@@ -282,10 +288,15 @@ stream_end_prompt (Stream *s)
     cut_tail (s);
   else
     output_queue (s->output, s);
+  if (s->prompt == NULL || s->prompt_len == 0)
+    return;
   /* What the child prints next starts a line. */
-  s->seek_prompt = s->prompt != NULL && s->prompt_len > 0;
-  s->prompt_scan = s->framer.moved + s->framer.filled;
-  s->prompt_skip = FALSE;
+  if (s->prompts_sought == 0)
+    {
+      s->prompt_scan = s->framer.moved + s->framer.filled;
+      s->prompt_skip = FALSE;
+    }
+  s->prompts_sought = MIN (s->prompts_sought + lines, PROMPTS_SOUGHT_MAX);
 }
 
 void

@@ -13,7 +13,8 @@
  * A prompt may also come after the input that answers it was sent (the
  * child was still busy), glued to the answer: "sqlite> 42".  So the last
  * unfinished line cut short is remembered as the child's prompt, and after
- * input is sent, the next line that starts with it is cut after it.
+ * input is sent, the next line that starts with it is cut after it: as many
+ * such lines as lines of input were sent.
  */
 #pragma once
 
@@ -49,7 +50,7 @@ struct Stream {
   gint64 last_read;   /* when bytes last came, or 0 */
   char *prompt;       /* the last unfinished line cut short, or NULL */
   gsize prompt_len;
-  gboolean seek_prompt; /* input was sent: look for the prompt */
+  guint prompts_sought; /* lines of input sent whose prompt is looked for */
   guint64 prompt_scan;  /* from this byte of the stream on */
   gboolean prompt_skip; /* in a line that does not start with it */
   gboolean eof;
@@ -79,9 +80,10 @@ gboolean stream_settled (Stream *stream);
 /* The child exited: read what is left in the pipe now. */
 void stream_child_exited (Stream *stream);
 
-/* Input is about to be sent to the child: what it printed so far without a
- * newline (a prompt) is handed out as a line of its own. */
-void stream_end_prompt (Stream *stream);
+/* lines lines of input are about to be sent to the child: what it printed
+ * so far without a newline (a prompt) is handed out as a line of its own,
+ * and as many prompts are looked for in what it prints next. */
+void stream_end_prompt (Stream *stream, guint lines);
 
 /* Stop reading for good, dropping nothing already read (at shutdown, when a
  * pipe stays open after every process that should hold it was killed). */

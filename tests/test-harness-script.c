@@ -802,12 +802,39 @@ test_prompt_sqlite (void)
   prompt_sqlite ("expect A /^sqlite> $/\n");
 }
 
-/* The first input sent before sqlite3 printed its first prompt: the
- * prompt comes after it, glued to the answer ("sqlite> 42"). */
+/* The first input sent before sqlite3 printed its first prompt: it waits
+ * until sqlite3 has shown it, so it is not glued to the answer ("sqlite>
+ * 42"). */
 static void
 test_prompt_sqlite_unseen (void)
 {
   prompt_sqlite ("");
+}
+
+/* Several inputs sent before sqlite3 answers any: each prompt that comes
+ * after them is cut off its answer. */
+static void
+test_prompt_sqlite_several (void)
+{
+  if (g_find_program_in_path ("sqlite3") == NULL)
+    {
+      g_test_skip ("sqlite3 is not installed (scripts/test installs it)");
+      return;
+    }
+  for (int round = 0; round < 3; round++)
+    {
+      Run run;
+      run_init (&run);
+      script_file (&run, "expect A /^sqlite> $/\n"
+                         "send A select 1;\nsend A select 2;\nsend A select 3;\n"
+                         "expect A /^1$/ 2s\nexpect A /^2$/ 2s\nexpect A /^3$/ 2s\n");
+      run_start (&run, "--pty", "--script", "t.script", "--exit-after-script", "sqlite3");
+      int status = run_wait (&run);
+      if (status != 0)
+        g_test_fail_printf ("status %d; stdout:\n%s\nstderr:\n%s", status, run_out (&run),
+                            run_err (&run));
+      run_clear (&run);
+    }
 }
 
 static void
@@ -1079,6 +1106,7 @@ main (int argc, char **argv)
   g_test_add_func ("/script/prompt/rounds", test_prompt_rounds);
   g_test_add_func ("/script/prompt/sqlite", test_prompt_sqlite);
   g_test_add_func ("/script/prompt/sqlite-unseen", test_prompt_sqlite_unseen);
+  g_test_add_func ("/script/prompt/sqlite-several", test_prompt_sqlite_several);
   g_test_add_func ("/script/prompt/json-partial", test_prompt_json_partial);
   g_test_add_func ("/script/match-max/window", test_match_max_window);
   g_test_add_func ("/script/match-max/memory", test_match_max_memory);

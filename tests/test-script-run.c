@@ -311,6 +311,43 @@ test_expected_end (void)
     }
 }
 
+/* After a signal for something else than ending (SIGHUP to reload, SIGCONT),
+ * a crash is still a crash; after SIGTERM, an exit of its own is what was
+ * asked for. */
+static void
+test_signal_then_crash (void)
+{
+  static const struct {
+    const char *signal;
+    int status, term_signal;
+    gboolean fails;
+  } cases[] = {
+    { "HUP", 128 + SIGSEGV, SIGSEGV, TRUE },
+    { "CONT", 128 + SIGSEGV, SIGSEGV, TRUE },
+    { "CONT", 1, 0, TRUE },
+    { "HUP", 128 + SIGHUP, SIGHUP, FALSE },
+    { "TERM", 1, 0, FALSE },
+    { "USR1", 0, 0, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Fixture f;
+      g_autofree char *text = g_strdup_printf ("signal server %s\nsleep 20ms\n",
+                                               cases[i].signal);
+      ScriptRunner *r = runner_new (&f, text, 1024);
+      script_runner_start (r);
+      script_runner_child_ended (r, 0, cases[i].status, cases[i].term_signal);
+      if (cases[i].fails)
+        assert_failure_starts (&f.rec, "t.script:2: sleep 20ms: server ");
+      else
+        {
+          iterate_until_finished (&f.rec, 2000);
+          g_assert_null (f.rec.failure);
+        }
+      fixture_clear (&f);
+    }
+}
+
 /* wait: exit 0 by default, or what it says; anything else fails. */
 static void
 test_wait (void)
@@ -685,6 +722,7 @@ main (int argc, char **argv)
   g_test_add_func ("/script-run/empty-line", test_empty_line);
   g_test_add_func ("/script-run/abnormal-end", test_abnormal_end);
   g_test_add_func ("/script-run/expected-end", test_expected_end);
+  g_test_add_func ("/script-run/signal-then-crash", test_signal_then_crash);
   g_test_add_func ("/script-run/wait", test_wait);
   g_test_add_func ("/script-run/unless", test_unless);
   g_test_add_func ("/script-run/refute", test_refute);
