@@ -12,10 +12,10 @@
 
 void
 console_init (Console *c, int fd, const char *const *names, int target,
-              ConsoleSendFunc send, gpointer data)
+              ConsoleSendFunc send, ConsoleCommandFunc command, gpointer data)
 {
   *c = (Console) { .fd = fd, .names = names, .target = target, .send = send,
-                   .data = data, .background_epoll = -1 };
+                   .command = command, .data = data, .background_epoll = -1 };
   c->line = g_byte_array_new ();
 }
 
@@ -39,10 +39,36 @@ send_to (Console *c, guint child, const char *text, gsize len)
   c->send (c->data, child, line, len + 1);
 }
 
+/* The line starts with "WORD:" where WORD could be a child's name. */
+static gboolean
+looks_marked (const char *line, const char *colon)
+{
+  if (colon == NULL || colon == line)
+    return FALSE;
+  for (const char *p = line; p < colon; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
 /* Sends one line (without its newline) where it belongs. */
 static void
 console_route_line (Console *c, const char *line, gsize len)
 {
+  if (len > 0 && line[0] == ':' && (len == 1 || line[1] != ':'))
+    {
+      g_autofree char *command = g_strndup (line + 1, len - 1);
+      if (memchr (line, '\0', len) != NULL)
+        report_error ("stdin: a command holds a NUL byte");
+      else
+        c->command (c->data, command);
+      return;
+    }
+  if (len > 1 && line[0] == ':')
+    {
+      line++; /* "::text" is ":text" */
+      len--;
+    }
   const char *colon = memchr (line, ':', len);
 
   if (colon != NULL)
@@ -58,6 +84,13 @@ console_route_line (Console *c, const char *line, gsize len)
         }
   if (c->target >= 0)
     {
+      if (looks_marked (line, colon))
+        {
+          g_autofree char *known = g_strjoinv (", ", (char **) c->names);
+          report_error ("stdin: no child is named '%.*s' (the children are %s): "
+                        "the line went to %s as it is", (int) (colon - line), line,
+                        known, c->names[c->target]);
+        }
       send_to (c, c->target, line, len);
       return;
     }

@@ -592,6 +592,90 @@ on_script_close (gpointer data, guint child)
   child_input_close (&h->children[child].input);
 }
 
+/* The commands a person can type, ":STEP …": the steps that act at once. */
+#define CONSOLE_COMMANDS "send, write, close, start, signal, restart"
+
+static const char *
+lookup_capture (const char *name, gpointer data)
+{
+  Harness *h = data;
+  const char *value = g_hash_table_lookup (h->vars, name);
+  return value != NULL ? value : g_getenv (name);
+}
+
+/* A line typed as ":STEP …" runs that step at once; its result is an
+ * event, or an error. */
+static void
+on_console_command (gpointer data, const char *command)
+{
+  Harness *h = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree GStrv vars = (GStrv) g_hash_table_get_keys_as_array (h->vars, NULL);
+
+  g_autofree char *word = g_strstrip (g_strdup (command));
+  if (strcmp (word, "help") == 0 || *word == '\0')
+    {
+      g_printerr ("pipe-harness: commands typed on stdin:\n"
+                  "  :send NAME TEXT      TEXT and a newline to NAME\n"
+                  "  :write NAME TEXT     TEXT with C escapes (\\x03 is ^C), no newline\n"
+                  "  :close NAME          end-of-file on NAME's input\n"
+                  "  :start NAME          start NAME (held, or exited)\n"
+                  "  :signal NAME SIG     send SIG (TERM, INT, HUP, USR1, STOP, CONT…) to NAME\n"
+                  "  :restart NAME        stop NAME and start it again\n"
+                  "  :help                this list\n"
+                  "  ::text               the line \":text\", as any other line\n");
+      return;
+    }
+  g_autoptr (Script) script = script_parse ("stdin", command, strlen (command),
+                                            (const char *const *) h->opt->names,
+                                            (const char *const *) vars, &error);
+  if (script == NULL)
+    {
+      report_error ("%s (see :help)", error->message);
+      return;
+    }
+  if (script->steps->len != 1)
+    return; /* a comment */
+  const ScriptStep *step = g_ptr_array_index (script->steps, 0);
+  Child *c = &h->children[step->child];
+  g_autoptr (GString) text = g_string_new (NULL);
+  switch (step->kind)
+    {
+    case STEP_SEND:
+    case STEP_WRITE:
+      if (script_expand (step->text, step->kind == STEP_WRITE ? EXPAND_ESCAPES : EXPAND_PLAIN,
+                         lookup_capture, h, text, &error))
+        {
+          if (step->kind == STEP_SEND)
+            g_string_append_c (text, '\n');
+          on_script_send (h, step->child, text->str, text->len, &error);
+        }
+      break;
+    case STEP_CLOSE:
+      if (check_running (c, &error))
+        {
+          child_input_close (&c->input);
+          report_event ("closed %s's input", c->proc.name);
+        }
+      break;
+    case STEP_START:
+      on_script_start (h, step->child, &error);
+      break;
+    case STEP_SIGNAL:
+      on_script_signal (h, step->child, step->signum, &error);
+      break;
+    case STEP_RESTART:
+      on_script_restart (h, step->child, &error);
+      break;
+    default:
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "not a command here (the commands are " CONSOLE_COMMANDS ", help)");
+      break;
+    }
+  if (error != NULL)
+    report_error ("stdin: %s: %s", step->source, error->message);
+}
+
 static void
 on_script_finished (gpointer data, const char *failure)
 {
@@ -1250,7 +1334,7 @@ harness_run (const HarnessOptions *opt)
   report_set_sink (on_report, h->output);
   console_init (&h->console, STDIN_FILENO, (const char *const *) opt->names,
                 opt->stdin_target ? (int) index_of (opt->names, opt->stdin_target) : -1,
-                on_console_send, h);
+                on_console_send, on_console_command, h);
   signals_start (on_signal, h);
 
   int status = start (h);

@@ -195,6 +195,58 @@ type_keys (Run *run, const char *keys)
   g_assert_cmpint (write (master, keys, strlen (keys)), ==, (gssize) strlen (keys));
 }
 
+/* A person at the terminal can do what a script can: ":close", ":start",
+ * ":signal", ":restart" act at once and say so; "::text" is the line
+ * ":text"; a line marked with a name no child has still goes to the stdin
+ * target, with a warning. */
+static void
+test_interactive_commands (void)
+{
+  Run run;
+  g_autofree char *a = child ("echo");
+  g_autofree char *b = child ("signals");
+  run_init (&run);
+  const char *argv[] = { PIPE_HARNESS, "--wait-all", "--stdin-target", "A", "--pty=B",
+                         a, b, NULL };
+  start_on_terminal (&run, argv);
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: pid ", WAIT_MS));
+  GPid first_b = pid_of (&run, "B");
+
+  type_keys (&run, ":help\n");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "  :restart NAME", WAIT_MS));
+  type_keys (&run, "::colon\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: :colon\n", WAIT_MS));
+  type_keys (&run, "Z: zed\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: Z: zed\n", WAIT_MS));
+  g_assert_true (tu_proc_wait_stderr (run.proc, "stdin: no child is named 'Z' (the children "
+                                      "are A, B): the line went to A as it is\n", WAIT_MS));
+
+  type_keys (&run, ":close A\n");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "pipe-harness: closed A's input\n", WAIT_MS));
+  g_assert_true (tu_proc_wait_stderr (run.proc, "pipe-harness: A exited with status 0\n", WAIT_MS));
+  type_keys (&run, ":start A\nA: again\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "A: got: again\n", WAIT_MS));
+
+  type_keys (&run, ":signal B USR1\n");
+  g_assert_true (tu_proc_wait_stdout (run.proc, "B: got 10\n", WAIT_MS)); /* SIGUSR1 */
+  type_keys (&run, ":restart B\n");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "pipe-harness: restarting B\n", WAIT_MS));
+  g_assert_true (tu_proc_wait_stdout (run.proc, "\nB: pid ", WAIT_MS));
+  for (int i = 0; i < 100 && tu_count (run_err (&run), "B started (pid ") < 2; i++)
+    tu_sleep_ms (20);
+  g_assert_cmpuint (tu_count (run_err (&run), "B started (pid "), ==, 2);
+  assert_gone (first_b);
+
+  type_keys (&run, ":bogus\n:expect A /x/\n:close X\n");
+  g_assert_true (tu_proc_wait_stderr (run.proc, "stdin:1: unknown step 'bogus'", WAIT_MS));
+  g_assert_true (tu_proc_wait_stderr (run.proc, "stdin: expect A /x/: not a command here", WAIT_MS));
+  g_assert_true (tu_proc_wait_stderr (run.proc, "stdin:1: unknown child 'X'", WAIT_MS));
+
+  tu_proc_signal (run.proc, SIGTERM);
+  g_assert_cmpint (run_wait (&run), ==, 128 + SIGTERM);
+  run_clear (&run);
+}
+
 /* Started with & and brought back with fg, the harness reads its terminal:
  * after a stop (fg sends SIGCONT), and without one (bash's fg of a running
  * job sends nothing).  bash does job control on its stderr: the terminal. */
@@ -815,6 +867,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/pty/unknown-name", test_pty_unknown_name);
   g_test_add_func ("/features/pty/close-late-setup", test_pty_close_late_setup);
   g_test_add_func ("/features/pty/close-python", test_pty_close_python);
+  g_test_add_func ("/features/interactive-commands", test_interactive_commands);
   g_test_add_func ("/features/job-control/fg", test_job_control_fg);
   g_test_add_func ("/features/job-control/ctrl-z", test_job_control_ctrl_z);
   g_test_add_func ("/features/job-control/child-reads-terminal",
