@@ -1219,6 +1219,8 @@ start (Harness *h)
 static void
 clean_up (Harness *h)
 {
+  /* From here on a message could wait for a batch that never comes. */
+  output_stop_showing_events (h->output);
   emergency_clear ();
   signals_stop ();
   console_clear (&h->console);
@@ -1255,11 +1257,11 @@ clean_up (Harness *h)
   g_free (h->children);
 }
 
-static void
-on_report (gpointer data, ReportKind kind, const char *text)
+static gboolean
+on_report (gpointer data, ReportKind kind, gboolean show, const char *text)
 {
   (void) kind;
-  output_event (data, text);
+  return output_event (data, text, show);
 }
 
 static guint

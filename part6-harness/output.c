@@ -60,7 +60,10 @@ struct Output {
   char batch_time[40];
   gsize batch_time_len;
 
-  GString *notes;    /* JSON input and event records not yet in a batch */
+  GString *notes;    /* JSON input and event records, or messages shown
+                      * among the lines, not yet in a batch */
+  gboolean events_inline; /* stdout and stderr are one file: messages go in
+                           * the batches, so that they keep their place */
   guint64 notes_dropped;
   GString *log;      /* log text not yet written, from log_sent on */
   gsize log_sent;
@@ -74,6 +77,16 @@ struct Output {
 };
 
 static void output_pump (Output *o);
+
+/* Whether fds a and b lead to one file: a line written to each keeps its
+ * order only if both go through one description, ours. */
+static gboolean
+same_file (int a, int b)
+{
+  struct stat sa, sb;
+  return fstat (a, &sa) == 0 && fstat (b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino && !(S_ISCHR (sa.st_mode) && !isatty (a));
+}
 
 /* Writes that never wait let the main loop wait for stdout like for
  * anything else.  But O_NONBLOCK belongs to the open file description,
@@ -127,6 +140,7 @@ output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
   o->notes = g_string_new (NULL);
   o->log = g_string_new (NULL);
   prepare_stdout (o);
+  o->events_inline = !format->json && same_file (fd, STDERR_FILENO);
   return o;
 }
 
@@ -136,8 +150,8 @@ void
 output_free (Output *o)
 {
   if (o->notes_dropped > 0)
-    report_error ("%" G_GUINT64_FORMAT " input and event records were left out of "
-                  "the JSON output while stdout was blocked", o->notes_dropped);
+    report_error ("%" G_GUINT64_FORMAT " input and event records, or messages, were left out "
+                  "of the output while stdout was blocked", o->notes_dropped);
   finish_log (o);
   if (o->own_fd)
     close (o->fd);
@@ -374,15 +388,31 @@ output_input (Output *o, const char *name, const char *data, gsize len)
   output_pump (o);
 }
 
-void
-output_event (Output *o, const char *text)
+gboolean
+output_event (Output *o, const char *text, gboolean show)
 {
+  gboolean inline_here = show && o->events_inline && !o->closed;
   if (o->format.log_fd >= 0)
     log_record (o, "pipe-harness", ": ", text, strlen (text));
   if (o->format.json)
     note_json (o, "pipe-harness", "event", text, strlen (text), FALSE);
+  else if (inline_here && o->notes->len + strlen (text) + 16 > NOTES_LIMIT)
+    {
+      o->notes_dropped++;
+      inline_here = FALSE; /* then on stderr, out of order, but there */
+    }
+  else if (inline_here)
+    g_string_append_printf (o->notes, "pipe-harness: %s\n", text);
   output_pump (o);
+  return inline_here;
 }
+
+void
+output_stop_showing_events (Output *o)
+{
+  o->events_inline = FALSE;
+}
+
 
 /* ------------------------------------------------------------------ */
 /* Batches */
@@ -474,16 +504,14 @@ static gboolean
 fill_batch (Output *o)
 {
   if (o->format.json)
-    {
-      json_format_time (o->batch_time, g_get_real_time ());
-      add_notes (o);
-    }
+    json_format_time (o->batch_time, g_get_real_time ());
   else if (o->format.timestamps)
     {
       format_clock (o->batch_time, sizeof o->batch_time, g_get_real_time ());
       o->batch_time_len = strlen (o->batch_time);
     }
 
+  add_notes (o);
   while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX)
     {
       Stream *s = g_queue_pop_head (&o->queue);

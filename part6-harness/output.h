@@ -53,8 +53,12 @@ void output_forget (Output *output, Stream *stream);
 
 /* Bytes sent to child name's stdin, for the log and the JSON stream. */
 void output_input (Output *output, const char *name, const char *data, gsize len);
-/* A message of the harness's own, for the log and the JSON stream. */
-void output_event (Output *output, const char *text);
+/* A message of the harness's own, for the log and the JSON stream; when
+ * stdout and stderr are one file (2>&1), also shown (if show) in its place
+ * among the children's lines: returns whether it was. */
+gboolean output_event (Output *output, const char *text, gboolean show);
+/* Messages from now on are not shown among the lines (the run is over). */
+void output_stop_showing_events (Output *output);
 
 /* Whether the line hook is called (only while a script runs: it costs a
  * call per line). */

@@ -23,10 +23,10 @@ report (ReportKind kind, const char *format, va_list ap)
 {
   g_autofree char *text = g_strdup_vprintf (format, ap);
 
-  if (kind == REPORT_ERROR || !quiet)
+  gboolean show = kind == REPORT_ERROR || !quiet;
+  gboolean shown = sink != NULL && sink (sink_data, kind, show, text);
+  if (show && !shown)
     g_printerr ("pipe-harness: %s\n", text);
-  if (sink != NULL)
-    sink (sink_data, kind, text);
 }
 
 void

@@ -14,7 +14,11 @@ typedef enum {
   REPORT_ERROR,
 } ReportKind;
 
-typedef void (*ReportSink) (gpointer data, ReportKind kind, const char *text);
+/* show: whether the message is to be shown (not an event under --quiet);
+ * returns whether the sink showed it itself (in order with the children's
+ * lines), so that it is not printed on stderr too. */
+typedef gboolean (*ReportSink) (gpointer data, ReportKind kind, gboolean show,
+                                const char *text);
 
 void report_set_quiet (gboolean quiet);
 void report_set_sink (ReportSink sink, gpointer data);

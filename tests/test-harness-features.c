@@ -408,6 +408,37 @@ test_json_lossless (void)
   run_clear (&run);
 }
 
+/* With stdout and stderr one file (2>&1), the harness's messages keep
+ * their place among the children's lines: a child's lines come before
+ * "exited", the line a script waited for before "done". */
+static void
+test_messages_in_order (void)
+{
+  Run run;
+  run_init (&run);
+  write_file (run.tmp, "t.script", "expect A /^150000$/\n");
+  g_autofree char *command = g_strdup_printf ("exec '%s' --script t.script 'seq 1 200000' "
+                                              "'sleep 30' 2>&1", PIPE_HARNESS);
+  const char *argv[] = { "/bin/sh", "-c", command, NULL };
+  g_autofree char *runtime = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run.tmp);
+  const char *env[] = { runtime, NULL };
+  run.proc = tu_proc_start_full (argv, run.tmp, env, TU_PROC_DEFAULT);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  const char *out = run_out (&run);
+  const char *matched = strstr (out, "A: 150000\n");
+  const char *done = strstr (out, "pipe-harness: script t.script done\n");
+  const char *last = strstr (out, "A: 200000\n");
+  const char *exited = strstr (out, "pipe-harness: A exited with status 0\n");
+  g_assert_nonnull (matched);
+  g_assert_nonnull (done);
+  g_assert_nonnull (last);
+  g_assert_nonnull (exited);
+  g_assert_true (matched < done);
+  g_assert_true (last < exited);
+  g_assert_cmpstr (run_err (&run), ==, "");
+  run_clear (&run);
+}
+
 /* A step fails on a child that printed nothing through a pipe: the report
  * says it may be keeping its output in its buffer, and what to do.  On a
  * terminal there is no such hint. */
@@ -880,6 +911,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/stdin/after-script", test_stdin_after_script);
   g_test_add_func ("/features/stdin/long-line", test_stdin_long_line);
   g_test_add_func ("/features/silence-hint", test_silence_hint);
+  g_test_add_func ("/features/messages-in-order", test_messages_in_order);
   g_test_add_func ("/features/procfile", test_procfile);
   g_test_add_func ("/features/procfile-env", test_procfile_env);
   g_test_add_func ("/features/main-job", test_main_job);
