@@ -11,6 +11,11 @@
  * without a newline.  No line starts with '~': that marks the lines an
  * echoing child adds ("~echo TEXT").
  *
+ * A child writes its two streams in chunks of random sizes (1 byte to
+ * 300 KB), one write() each, with random pauses after them (mostly none,
+ * some up to 40 ms, a few of 90 to 200 ms, at most 1.2 s in all): a
+ * schedule the test can follow too.
+ *
  * A FIFO line is "L<writer>.<k> " and up to 200 random bytes, no newline:
  * short enough (under PIPE_BUF) that one write() puts it whole in a FIFO
  * shared with other writers.
@@ -231,4 +236,61 @@ chaos_fifo_line (uint64_t seed, unsigned writer, unsigned k, ChaosBuf *out)
       if (p[i] == '\n')
         p[i] = 'n';
     }
+}
+
+/* The order and sizes in which a child writes its two streams. */
+typedef struct {
+  ChaosRng r;
+  size_t len[2];
+  size_t done[2];
+  long pause_budget_us;
+} ChaosSchedule;
+
+static inline void
+chaos_schedule_init (ChaosSchedule *s, uint64_t seed, size_t out_len, size_t err_len)
+{
+  chaos_rng_init (&s->r, seed, 3);
+  s->len[CHAOS_STDOUT] = out_len;
+  s->len[CHAOS_STDERR] = err_len;
+  s->done[CHAOS_STDOUT] = s->done[CHAOS_STDERR] = 0;
+  s->pause_budget_us = 1200 * 1000;
+}
+
+/* The next chunk: its stream, where it starts and how long it is, and how
+ * long the child pauses after writing it.  0 when everything is written. */
+static inline int
+chaos_schedule_next (ChaosSchedule *s, int *which, size_t *start, size_t *len,
+                     long *pause_us)
+{
+  size_t *done = s->done, *total = s->len;
+  if (done[0] == total[0] && done[1] == total[1])
+    return 0;
+  int w = done[0] == total[0] ? 1 : done[1] == total[1] ? 0 : (int) chaos_rng_range (&s->r, 0, 1);
+  size_t size = chaos_rng_range (&s->r, 0, 99), n;
+  if (size < 30)
+    n = chaos_rng_range (&s->r, 1, 16);
+  else if (size < 70)
+    n = chaos_rng_range (&s->r, 17, 4096);
+  else if (size < 90)
+    n = chaos_rng_range (&s->r, 4097, 65536);
+  else
+    n = chaos_rng_range (&s->r, 65537, 300000);
+  if (n > total[w] - done[w])
+    n = total[w] - done[w];
+
+  size_t kind = chaos_rng_range (&s->r, 0, 99);
+  long us = kind < 55 ? 0
+          : kind < 80 ? (long) chaos_rng_range (&s->r, 1, 2000)
+          : kind < 96 ? (long) chaos_rng_range (&s->r, 2000, 40000)
+          : (long) chaos_rng_range (&s->r, 90000, 200000);
+  if (us > s->pause_budget_us)
+    us = 0;
+  s->pause_budget_us -= us;
+
+  *which = w;
+  *start = done[w];
+  *len = n;
+  *pause_us = us;
+  done[w] += n;
+  return 1;
 }

@@ -310,43 +310,21 @@ chaos (uint64_t seed, int echo, int status, int signum)
 {
   ChaosBuf streams[2] = { { 0 }, { 0 } };
   ChaosInput in = { .echo = echo, .stdin_open = 1 };
-  size_t done[2] = { 0, 0 };
-  long pause_budget_us = 1200 * 1000;
-  ChaosRng r;
+  ChaosSchedule schedule;
+  int which;
+  size_t start, n;
+  long us;
 
   /* An echoing child's echo lines go at line starts: its stdout ends with
    * a newline, so that the last ones can follow. */
   chaos_stream (seed, CHAOS_STDOUT, !echo, &streams[CHAOS_STDOUT]);
   chaos_stream (seed, CHAOS_STDERR, 1, &streams[CHAOS_STDERR]);
-  chaos_rng_init (&r, seed, 3);
-  while (done[0] < streams[0].len || done[1] < streams[1].len)
+  chaos_schedule_init (&schedule, seed, streams[0].len, streams[1].len);
+  while (chaos_schedule_next (&schedule, &which, &start, &n, &us))
     {
-      int which = done[0] == streams[0].len ? 1
-                : done[1] == streams[1].len ? 0
-                : (int) chaos_rng_range (&r, 0, 1);
-      size_t size = chaos_rng_range (&r, 0, 99), n;
-      if (size < 30)
-        n = chaos_rng_range (&r, 1, 16);
-      else if (size < 70)
-        n = chaos_rng_range (&r, 17, 4096);
-      else if (size < 90)
-        n = chaos_rng_range (&r, 4097, 65536);
-      else
-        n = chaos_rng_range (&r, 65537, 300000);
-      if (n > streams[which].len - done[which])
-        n = streams[which].len - done[which];
-      write_fd (which == CHAOS_STDOUT ? 1 : 2, streams[which].data + done[which], n);
-      done[which] += n;
-
-      size_t kind = chaos_rng_range (&r, 0, 99);
-      long us = kind < 55 ? 0
-              : kind < 80 ? (long) chaos_rng_range (&r, 1, 2000)
-              : kind < 96 ? (long) chaos_rng_range (&r, 2000, 40000)
-              : (long) chaos_rng_range (&r, 90000, 200000);
-      if (us > pause_budget_us)
-        us = 0;
-      pause_budget_us -= us;
-      chaos_pause (&in, us, done[0] == 0 || streams[0].data[done[0] - 1] == '\n');
+      write_fd (which == CHAOS_STDOUT ? 1 : 2, streams[which].data + start, n);
+      size_t out_done = schedule.done[CHAOS_STDOUT];
+      chaos_pause (&in, us, out_done == 0 || streams[0].data[out_done - 1] == '\n');
     }
   while (echo && !in.got_end && in.stdin_open)
     {

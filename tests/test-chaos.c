@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -103,6 +104,7 @@ typedef struct {
   GPid pid;         /* from its "started" event */
   guint started, ended; /* events about it */
   GByteArray *got[2];   /* --json: its pieces put back together */
+  GArray *cuts[2];      /* --json: where in got its pieces cut short end */
   GArray *pieces[2];    /* plain: each piece, as a Span of the output */
 } RoundChild;
 
@@ -731,6 +733,11 @@ add_piece_bytes (Round *r, RoundChild *c, int which, const guint8 *bytes, gsize 
   r->cut_pieces += partial;
   if (!partial)
     g_byte_array_append (c->got[which], (const guint8 *) "\n", 1);
+  else
+    {
+      gsize end = c->got[which]->len;
+      g_array_append_val (c->cuts[which], end);
+    }
 }
 
 static void
@@ -975,6 +982,56 @@ check_echo_stdout (Round *r, guint child, const ChaosBuf *expected)
     }
 }
 
+/* A line that a child wrote with one write() of at most PIPE_BUF bytes
+ * reaches the harness whole (a pipe's promise): the child never paused in
+ * it, and it is far from 64 KiB, so no piece may end inside it, unless the
+ * child got input, which ends its unfinished line wherever the harness has
+ * read to.  Followed chunk by chunk with the child's own schedule. */
+static void
+check_whole_writes (Round *r, RoundChild *c, const ChaosBuf expected[2])
+{
+  ChaosSchedule schedule;
+  guint next_cut[2] = { 0, 0 };
+  int which;
+  size_t start, len;
+  long pause_us;
+
+  chaos_schedule_init (&schedule, c->seed, expected[0].len, expected[1].len);
+  while (chaos_schedule_next (&schedule, &which, &start, &len, &pause_us))
+    {
+      const char *data = expected[which].data;
+      GArray *cuts = c->cuts[which];
+      size_t line = start, chunk_end = start + len;
+      if (len > PIPE_BUF)
+        continue;
+      if (line > 0 && data[line - 1] != '\n')
+        {
+          /* The chunk goes on a line an earlier one began. */
+          const char *nl = memchr (data + line, '\n', chunk_end - line);
+          if (nl == NULL)
+            continue;
+          line = nl + 1 - data;
+        }
+      for (const char *nl; (nl = memchr (data + line, '\n', chunk_end - line)) != NULL;
+           line = nl + 1 - data)
+        {
+          gsize end = nl - data, cut;
+          while (next_cut[which] < cuts->len &&
+                 g_array_index (cuts, gsize, next_cut[which]) <= line)
+            next_cut[which]++;
+          if (next_cut[which] == cuts->len ||
+              (cut = g_array_index (cuts, gsize, next_cut[which])) > end)
+            continue;
+          g_autofree char *shown = show ((const guint8 *) data + line, MIN (end - line, 40));
+          fail (r, "%s's %s: the line at byte %" G_GSIZE_FORMAT " (%" G_GSIZE_FORMAT
+                " bytes, written in one write of %" G_GSIZE_FORMAT ") was cut at byte %"
+                G_GSIZE_FORMAT ": %s", c->name, which == CHAOS_STDOUT ? "stdout" : "stderr",
+                line, end - line, len, cut, shown);
+          return;
+        }
+    }
+}
+
 /* The harness's messages about the children: each starts and ends once,
  * as planned; returns the status --wait-all must end with. */
 static int
@@ -1051,21 +1108,27 @@ check_round (Round *r)
   for (guint i = 0; i < r->n; i++)
     {
       RoundChild *c = &r->children[i];
+      ChaosBuf expected[2] = { { 0 }, { 0 } };
+      gboolean got_input = c->echo;
       for (int which = CHAOS_STDOUT; which <= CHAOS_STDERR; which++)
         {
-          ChaosBuf expected = { 0 };
-          chaos_stream (c->seed, which, which == CHAOS_STDERR || !c->echo, &expected);
+          chaos_stream (c->seed, which, which == CHAOS_STDERR || !c->echo, &expected[which]);
           g_autofree char *what = g_strdup_printf ("%s's %s", c->name,
                                                    which == CHAOS_STDOUT ? "stdout" : "stderr");
           if (!r->json)
-            check_plain_stream (r, c, which, &expected);
+            check_plain_stream (r, c, which, &expected[which]);
           else if (which == CHAOS_STDOUT && c->echo)
-            check_echo_stdout (r, i, &expected);
+            check_echo_stdout (r, i, &expected[which]);
           else
-            compare_bytes (r, what, (const guint8 *) expected.data, expected.len,
+            compare_bytes (r, what, (const guint8 *) expected[which].data, expected[which].len,
                            c->got[which]->data, c->got[which]->len);
-          chaos_buf_free (&expected);
         }
+      for (guint w = 0; w < r->n_writers; w++)
+        got_input |= r->writers[w].child == i;
+      if (r->json && !got_input)
+        check_whole_writes (r, c, expected);
+      chaos_buf_free (&expected[0]);
+      chaos_buf_free (&expected[1]);
     }
 
   for (guint w = 0; w < r->n_writers; w++)
@@ -1124,6 +1187,7 @@ round_clear (Round *r)
       for (int which = 0; which < 2; which++)
         {
           g_byte_array_unref (c->got[which]);
+          g_array_unref (c->cuts[which]);
           g_array_unref (c->pieces[which]);
         }
     }
@@ -1149,6 +1213,7 @@ run_round (guint32 seed)
     for (int which = 0; which < 2; which++)
       {
         r->children[i].got[which] = g_byte_array_new ();
+        r->children[i].cuts[which] = g_array_new (FALSE, FALSE, sizeof (gsize));
         r->children[i].pieces[which] = g_array_new (FALSE, FALSE, sizeof (Span));
       }
   r->tmp = tu_tmpdir_new ();
