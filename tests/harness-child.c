@@ -260,7 +260,8 @@ chaos_echo (ChaosInput *in)
       p = nl + 1;
     }
   size_t left = in->got_end ? 0 : (size_t) (end - p);
-  memmove (in->in.data, p, left);
+  if (left > 0)
+    memmove (in->in.data, p, left);
   in->in.len = left;
 }
 
