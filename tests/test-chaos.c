@@ -87,6 +87,7 @@ typedef struct {
   guint echoed;     /* lines that came back */
   gboolean finished;
   GPid pid;         /* a process still running, or 0 */
+  guint watch;      /* on that process */
   int status;       /* a process's, once it ended */
   guint timer;
 } Writer;
@@ -214,12 +215,9 @@ round_draw (Round *r)
 static char *
 round_describe (Round *r)
 {
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "%u children, %s, stdout %s, %u writers, pauses %.0f%%",
-                          r->n, r->json ? "--json" : "plain",
-                          r->socket_stdout ? "a socket" : "a pipe", r->n_writers,
-                          r->pause_chance * 100);
-  return g_string_free (s, FALSE);
+  return g_strdup_printf ("%u children, %s, stdout %s, %u writers, pauses %.0f%%", r->n,
+                          r->json ? "--json" : "plain", r->socket_stdout ? "a socket" : "a pipe",
+                          r->n_writers, r->pause_chance * 100);
 }
 
 /* The harness's command line, as a shell would take it. */
@@ -291,6 +289,7 @@ on_writer_exited (GPid pid, int wait_status, gpointer data)
     w->sent = w->count;
   g_spawn_close_pid (pid);
   w->pid = 0;
+  w->watch = 0;
   w->round->processes--;
   writer_finished (w);
 }
@@ -324,7 +323,7 @@ on_writer_due (gpointer data)
                  restore_sigpipe, NULL, &w->pid, &error);
   g_assert_no_error (error);
   r->processes++;
-  g_child_watch_add (w->pid, on_writer_exited, w);
+  w->watch = g_child_watch_add (w->pid, on_writer_exited, w);
   return G_SOURCE_REMOVE;
 }
 
@@ -1177,7 +1176,10 @@ round_clear (Round *r)
   if (r->err_fd >= 0)
     close (r->err_fd);
   for (guint w = 0; w < r->n_writers; w++)
-    g_clear_handle_id (&r->writers[w].timer, g_source_remove);
+    {
+      g_clear_handle_id (&r->writers[w].timer, g_source_remove);
+      g_clear_handle_id (&r->writers[w].watch, g_source_remove);
+    }
   for (guint i = 0; i < r->n; i++)
     {
       RoundChild *c = &r->children[i];
