@@ -46,10 +46,25 @@
  *                                  wait for EOF
  *   harness-child signals          print "pid N", then "got SIG" for each
  *                                  SIGHUP, SIGINT, SIGUSR1, SIGUSR2
+ *   harness-child chaos SEED echo|quiet exit N|signal N
+ *                                  write the stdout and stderr streams of
+ *                                  chaos-gen.h for SEED, in random chunks
+ *                                  with random pauses; with echo, print
+ *                                  "~echo LINE" for each stdin line, at line
+ *                                  starts of stdout, until the line "~end";
+ *                                  then exit N, or kill itself with signal N
+ *   harness-child fifo-lines PATH WRITER SEED COUNT MAX_MS
+ *                                  write lines 0 to COUNT-1 of chaos-gen.h's
+ *                                  FIFO writer WRITER (seeded SEED) to the
+ *                                  FIFO PATH, one write each, pausing up to
+ *                                  MAX_MS between them; exit 3 if the FIFO has
+ *                                  no reader, 4 if a write fails
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +74,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chaos-gen.h"
+
 static void
-write_all (const char *data, size_t len)
+write_fd (int fd, const char *data, size_t len)
 {
   while (len > 0)
     {
-      ssize_t n = write (1, data, len);
+      ssize_t n = write (fd, data, len);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -72,6 +89,12 @@ write_all (const char *data, size_t len)
       data += n;
       len -= (size_t) n;
     }
+}
+
+static void
+write_all (const char *data, size_t len)
+{
+  write_fd (1, data, len);
 }
 
 static void
@@ -280,6 +303,178 @@ signals (void)
     }
 }
 
+/* chaos: what came on stdin and is not echoed yet. */
+typedef struct {
+  int echo;
+  ChaosBuf in;
+  int stdin_open;
+  int got_end;
+} ChaosInput;
+
+static int64_t
+now_us (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (int64_t) t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Waits up to timeout_ms (-1: until something comes) for stdin, and reads
+ * what is there. */
+static void
+chaos_read_input (ChaosInput *in, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = 0, .events = POLLIN };
+  char buf[65536];
+
+  if (!in->stdin_open || in->got_end)
+    {
+      if (timeout_ms > 0)
+        usleep ((useconds_t) timeout_ms * 1000);
+      return;
+    }
+  if (poll (&pfd, 1, timeout_ms) <= 0)
+    return;
+  ssize_t n = read (0, buf, sizeof buf);
+  if (n > 0)
+    chaos_buf_add (&in->in, buf, (size_t) n);
+  else if (n == 0 || errno != EINTR)
+    in->stdin_open = 0;
+}
+
+/* Each whole line that came is printed as "~echo LINE" with one write, so
+ * that it is never cut; "~end" ends the input. */
+static void
+chaos_echo (ChaosInput *in)
+{
+  char *p = in->in.data, *end = in->in.data + in->in.len;
+  const size_t end_len = strlen (CHAOS_END_LINE);
+
+  while (!in->got_end && p < end)
+    {
+      char *nl = memchr (p, '\n', (size_t) (end - p));
+      if (nl == NULL)
+        break;
+      if ((size_t) (nl - p) == end_len && memcmp (p, CHAOS_END_LINE, end_len) == 0)
+        in->got_end = 1;
+      else
+        {
+          ChaosBuf line = { 0 };
+          chaos_buf_add (&line, CHAOS_ECHO_MARK, strlen (CHAOS_ECHO_MARK));
+          chaos_buf_add (&line, p, (size_t) (nl + 1 - p));
+          write_fd (1, line.data, line.len);
+          chaos_buf_free (&line);
+        }
+      p = nl + 1;
+    }
+  size_t left = in->got_end ? 0 : (size_t) (end - p);
+  if (left > 0)
+    memmove (in->in.data, p, left);
+  in->in.len = left;
+}
+
+/* Pauses for us microseconds; an echoing child reads its input meanwhile
+ * and, at the start of a stdout line, echoes it. */
+static void
+chaos_pause (ChaosInput *in, long us, int at_line_start)
+{
+  if (!in->echo)
+    {
+      if (us > 0)
+        usleep ((useconds_t) us);
+      return;
+    }
+  int64_t deadline = now_us () + us;
+  do
+    {
+      int64_t left = deadline - now_us ();
+      chaos_read_input (in, left > 0 ? (int) ((left + 999) / 1000) : 0);
+      if (at_line_start)
+        chaos_echo (in);
+    }
+  while (now_us () < deadline);
+}
+
+static void
+chaos_end (int status, int signum)
+{
+  if (signum != 0)
+    {
+      /* As a crash would: no core file, whatever the disposition was. */
+      struct rlimit no_core = { 0, 0 };
+      sigset_t set;
+      setrlimit (RLIMIT_CORE, &no_core);
+      signal (signum, SIG_DFL);
+      sigemptyset (&set);
+      sigaddset (&set, signum);
+      sigprocmask (SIG_UNBLOCK, &set, NULL);
+      kill (getpid (), signum);
+      _exit (99); /* not reached */
+    }
+  exit (status);
+}
+
+static void
+chaos (uint64_t seed, int echo, int status, int signum)
+{
+  ChaosBuf streams[2] = { { 0 }, { 0 } };
+  ChaosInput in = { .echo = echo, .stdin_open = 1 };
+  ChaosSchedule schedule;
+  int which;
+  size_t start, n;
+  long us;
+
+  /* An echoing child's echo lines go at line starts: its stdout ends with
+   * a newline, so that the last ones can follow. */
+  chaos_stream (seed, CHAOS_STDOUT, !echo, &streams[CHAOS_STDOUT]);
+  chaos_stream (seed, CHAOS_STDERR, 1, &streams[CHAOS_STDERR]);
+  chaos_schedule_init (&schedule, seed, streams[0].len, streams[1].len);
+  while (chaos_schedule_next (&schedule, &which, &start, &n, &us))
+    {
+      write_fd (which == CHAOS_STDOUT ? 1 : 2, streams[which].data + start, n);
+      size_t out_done = schedule.done[CHAOS_STDOUT];
+      chaos_pause (&in, us, out_done == 0 || streams[0].data[out_done - 1] == '\n');
+    }
+  while (echo && !in.got_end && in.stdin_open)
+    {
+      chaos_echo (&in);
+      if (!in.got_end)
+        chaos_read_input (&in, -1);
+    }
+  chaos_echo (&in);
+  chaos_buf_free (&streams[0]);
+  chaos_buf_free (&streams[1]);
+  chaos_buf_free (&in.in);
+  chaos_end (status, signum);
+}
+
+static int
+fifo_lines (const char *path, unsigned writer, uint64_t seed, unsigned count,
+            unsigned max_ms)
+{
+  int fd = open (path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ChaosRng r;
+
+  if (fd < 0)
+    return 3;
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  chaos_rng_init (&r, seed, 4);
+  for (unsigned k = 0; k < count; k++)
+    {
+      ChaosBuf line = { 0 };
+      chaos_fifo_line (seed, writer, k, &line);
+      chaos_buf_add (&line, "\n", 1);
+      ssize_t n = write (fd, line.data, line.len);
+      int whole = n == (ssize_t) line.len;
+      chaos_buf_free (&line);
+      if (!whole)
+        return 4;
+      usleep ((useconds_t) chaos_rng_range (&r, 0, max_ms) * 1000);
+    }
+  close (fd);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -464,6 +659,18 @@ main (int argc, char **argv)
     }
   else if (strcmp (mode, "signals") == 0)
     signals ();
+  else if (strcmp (mode, "chaos") == 0 && argc == 6 &&
+           (strcmp (argv[3], "echo") == 0 || strcmp (argv[3], "quiet") == 0) &&
+           (strcmp (argv[4], "exit") == 0 || strcmp (argv[4], "signal") == 0))
+    {
+      int n = atoi (argv[5]);
+      int is_signal = strcmp (argv[4], "signal") == 0;
+      chaos (strtoull (argv[2], NULL, 10), strcmp (argv[3], "echo") == 0,
+             is_signal ? 0 : n, is_signal ? n : 0);
+    }
+  else if (strcmp (mode, "fifo-lines") == 0 && argc == 7)
+    return fifo_lines (argv[2], (unsigned) atoi (argv[3]), strtoull (argv[4], NULL, 10),
+                       (unsigned) atoi (argv[5]), (unsigned) atoi (argv[6]));
   else if (strcmp (mode, "term-message") == 0)
     {
       signal (SIGTERM, on_term);
