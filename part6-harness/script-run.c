@@ -14,6 +14,16 @@
  * iteration after this. */
 #define SLICE_US 5000
 
+/* Whether the main loop's current dispatch has run for a slice already:
+ * then what can wait does, until the next iteration.  (Outside a dispatch,
+ * as in a unit test, never.) */
+static gboolean
+over_budget (void)
+{
+  GSource *current = g_main_current_source ();
+  return current != NULL && g_get_monotonic_time () - g_source_get_time (current) > SLICE_US;
+}
+
 typedef struct {
   GBytes *bytes;
   guint64 seq; /* the child's line number, from 0 */
@@ -32,6 +42,7 @@ typedef struct {
   GQueue last;             /* Line: the last LAST_LINES_SHOWN lines */
   guint64 next_seq;
   guint64 consumed_before; /* lines below this number were consumed */
+  guint64 checked_before;  /* lines below this number were fail-on checked */
   GArray *fail_on;         /* FailOn */
   gboolean running;        /* a process of it runs */
   gboolean ready;          /* and is up */
@@ -72,6 +83,8 @@ struct ScriptRunner {
   guint timer;
   guint scan_idle;   /* a long scan goes on in the next iteration */
   guint advance_idle; /* a long run of steps goes on in the next iteration */
+  guint lines_idle;   /* lines that came while the loop was busy, processed
+                       * in the next iteration */
   Pattern *pattern;  /* expect, refute: owned when compiled here */
   Pattern *unless;
   gboolean pattern_owned, unless_owned;
@@ -81,6 +94,7 @@ struct ScriptRunner {
 };
 
 static void advance (ScriptRunner *r);
+static void check_fail_on (ScriptRunner *r, guint child, Line *line);
 static void scan (ScriptRunner *r);
 
 /* What a line weighs in a window: its bytes and its newline, so that a
@@ -161,6 +175,7 @@ script_runner_free (ScriptRunner *r)
 {
   end_wait (r);
   g_clear_handle_id (&r->advance_idle, g_source_remove);
+  g_clear_handle_id (&r->lines_idle, g_source_remove);
   for (guint i = 0; i < r->n_children; i++)
     {
       ChildState *c = &r->children[i];
@@ -189,6 +204,7 @@ script_runner_stop (ScriptRunner *r)
 {
   end_wait (r);
   g_clear_handle_id (&r->advance_idle, g_source_remove);
+  g_clear_handle_id (&r->lines_idle, g_source_remove);
   r->running = FALSE;
   r->finished = TRUE;
 }
@@ -298,6 +314,7 @@ fail_with (ScriptRunner *r, const ScriptStep *step, int child, const char *forma
 
   end_wait (r);
   g_clear_handle_id (&r->advance_idle, g_source_remove);
+  g_clear_handle_id (&r->lines_idle, g_source_remove);
   r->running = FALSE;
   r->finished = TRUE;
   r->hooks.finished (r->data, report->str);
@@ -446,6 +463,8 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
       if (scanning && r->cursor == c->window.head)
         r->cursor = r->cursor->next;
       Line *old = g_queue_pop_head (&c->window);
+      if (c->fail_on->len > 0 && r->running)
+        check_fail_on (r, child, old); /* before it is gone */
       c->window_bytes -= line_weight (old);
       line_free (old);
     }
@@ -602,7 +621,7 @@ scan (ScriptRunner *r)
           return;
         }
       r->cursor = r->cursor->next;
-      if (r->cursor != NULL && g_get_monotonic_time () - start > SLICE_US)
+      if (r->cursor != NULL && (g_get_monotonic_time () - start > SLICE_US || over_budget ()))
         {
           r->scan_idle = g_idle_add (on_scan_idle, r);
           return;
@@ -694,6 +713,7 @@ run_fail_on (ScriptRunner *r, const ScriptStep *step)
   if (f.pattern == NULL)
     return FALSE;
   g_array_append_val (c->fail_on, f);
+  c->checked_before = c->next_seq; /* from here on */
   return TRUE;
 }
 
@@ -982,6 +1002,9 @@ check_fail_on (ScriptRunner *r, guint child, Line *line)
   gsize len;
   const char *text = g_bytes_get_data (line->bytes, &len);
 
+  if (line->seq < c->checked_before)
+    return;
+  c->checked_before = line->seq + 1;
   for (guint i = 0; i < c->fail_on->len && r->running; i++)
     {
       FailOn *f = &g_array_index (c->fail_on, FailOn, i);
@@ -1003,6 +1026,45 @@ check_fail_on (ScriptRunner *r, guint child, Line *line)
     }
 }
 
+/* Checks the lines of every child against its fail-on patterns, and
+ * searches for the waiting step, until done or the slice is used up. */
+static gboolean
+process_lines (ScriptRunner *r)
+{
+  for (guint i = 0; i < r->n_children && r->running; i++)
+    {
+      ChildState *c = &r->children[i];
+      if (c->fail_on->len == 0)
+        continue;
+      GList *l = c->window.tail;
+      while (l != NULL && l->prev != NULL && ((Line *) l->prev->data)->seq >= c->checked_before)
+        l = l->prev;
+      for (; l != NULL && r->running; l = l->next)
+        {
+          check_fail_on (r, i, l->data);
+          if (over_budget ())
+            return FALSE;
+        }
+    }
+  if (!r->running)
+    return TRUE;
+  const ScriptStep *step = current_step (r);
+  if (step != NULL && (waiting_on (r, step->child, STEP_EXPECT) ||
+                       waiting_on (r, step->child, STEP_REFUTE)))
+    scan (r);
+  return TRUE;
+}
+
+static gboolean
+on_lines_idle (gpointer data)
+{
+  ScriptRunner *r = data;
+  if (!process_lines (r))
+    return G_SOURCE_CONTINUE;
+  r->lines_idle = 0;
+  return G_SOURCE_REMOVE;
+}
+
 void
 script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
 {
@@ -1013,6 +1075,15 @@ script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
   add_line (r, c, child, line, len);
   if (!r->running)
     return;
+  /* The dispatch that hands out lines may hand out thousands: past its
+   * slice, matching waits for the next iteration, so that signals and
+   * timers are not kept waiting. */
+  if (r->lines_idle != 0 || over_budget ())
+    {
+      if (r->lines_idle == 0)
+        r->lines_idle = g_idle_add (on_lines_idle, r);
+      return;
+    }
   check_fail_on (r, child, g_queue_peek_tail (&c->last));
   if (waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE))
     scan (r);

@@ -52,8 +52,9 @@ seek_prompt (Stream *s)
     {
       if (s->prompt_scan < f->moved)
         {
-          s->prompts_sought = 0; /* handed out already */
-          break;
+          /* Handed out and gone: go on from what is left, at a line start. */
+          s->prompt_scan = f->moved;
+          s->prompt_skip = TRUE;
         }
       gsize at = s->prompt_scan - f->moved;
       if (at >= f->filled)
@@ -285,17 +286,24 @@ stream_end_prompt (Stream *s, guint lines)
   while (stream_read_once (s))
     ;
   if (line_framer_has_tail (&s->framer))
-    cut_tail (s);
+    {
+      /* A prompt that was being looked for, found whole: one less. */
+      LineFramer *f = &s->framer;
+      guint64 tail = f->moved + f->filled;
+      if (s->prompts_sought > 0 && !s->prompt_skip && s->prompt != NULL &&
+          s->prompt_scan + s->prompt_len == tail &&
+          s->prompt_scan >= f->moved &&
+          memcmp (f->buf + (s->prompt_scan - f->moved), s->prompt, s->prompt_len) == 0)
+        s->prompts_sought--;
+      cut_tail (s);
+    }
   else
     output_queue (s->output, s);
   if (s->prompt == NULL || s->prompt_len == 0)
     return;
-  /* What the child prints next starts a line. */
-  if (s->prompts_sought == 0)
-    {
-      s->prompt_scan = s->framer.moved + s->framer.filled;
-      s->prompt_skip = FALSE;
-    }
+  /* What the child prints next starts a line; what is before is done. */
+  s->prompt_scan = s->framer.moved + s->framer.filled;
+  s->prompt_skip = FALSE;
   s->prompts_sought = MIN (s->prompts_sought + lines, PROMPTS_SOUGHT_MAX);
 }
 
