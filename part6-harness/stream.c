@@ -77,7 +77,9 @@ seek_prompt (Stream *s)
         line_framer_cut_at (f, at + s->prompt_len);
       s->prompts_sought--;
       s->prompt_scan += s->prompt_len;
-      s->prompt_skip = TRUE; /* the rest of the line is the answer */
+      /* The rest of the line is the answer, unless it is the next prompt:
+       * an input that got no answer ("sqlite> sqlite> 42"). */
+      s->prompt_skip = FALSE;
     }
 }
 
