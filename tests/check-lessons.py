@@ -25,7 +25,8 @@ terminal, as for the reader), in one private folder per lesson, with every
   skip="REASON"            not run (an interactive example, say)
 
 Output is compared after normalising what legitimately varies: times ("12
-ms", "0.50 s", dd's rates), process ids ("pid 123"), ls -l's owner, group and
+ms", "0.50 s", dd's rates), process ids ("pid 123"), TCP ports ("port 41105",
+"127.0.0.1 41105"), ls -l's owner, group and
 date, temporary names (/tmp/name-XXXXXX) and a "^C" echoed by the terminal.
 A line "..." in a block stands for any number of lines.
 
@@ -56,6 +57,7 @@ def normalise(text):
         line = re.sub(r" *\d+(\.\d+)? ?(ms|s)\b", r" N \2", line)
         line = re.sub(r" *\d+(\.\d+)? ?[kMG]?B/s\b", r" N B/s", line)
         line = re.sub(r"\bpid \d+", "pid N", line)
+        line = re.sub(r"\b(port|127\.0\.0\.1) \d+\b", r"\1 N", line)
         line = re.sub(r"^([-pdl][-rwxsStT]{9}) +\d+ +\S+ +\S+ +(\d+) +\w+ +\d+ +[\d:]+ ",
                       r"\1 1 USER GROUP \2 DATE ", line)
         line = re.sub(r"(/tmp/[A-Za-z.-]+-)[A-Za-z0-9]{6}\b", r"\1XXXXXX", line)
