@@ -30,6 +30,16 @@ cut_tail (Stream *s)
   const char *nl = memrchr (f->buf + start, '\n', f->filled - start);
   if (nl != NULL)
     start = nl + 1 - f->buf;
+  if (s->prompts_sought > 0)
+    {
+      /* Handed out by the clock: a prompt sought is cut off all the same,
+       * and what comes next starts a line. */
+      if (f->filled - start == s->prompt_len &&
+          memcmp (f->buf + start, s->prompt, s->prompt_len) == 0)
+        s->prompts_sought--;
+      s->prompt_scan = f->moved + f->filled;
+      s->prompt_skip = FALSE;
+    }
   if (f->filled - start <= PROMPT_MAX)
     {
       g_free (s->prompt);

@@ -866,6 +866,25 @@ test_prompt_sqlite_silent (void)
     }
 }
 
+/* Two inputs sent at once; the child prints the first prompt, stops for
+ * longer than the unfinished-line delay (so the harness hands the prompt out
+ * by itself), then the second prompt glued to the answer: that prompt is
+ * cut off too. */
+static void
+test_prompt_slow_second (void)
+{
+  Run run;
+  run_init (&run);
+  script_file (&run, "expect A /^p> $/\nsend A one\nsend A two\nexpect A /^60$/ 2s\n");
+  run_start (&run, "--shell", "--script", "t.script", "--exit-after-script",
+             "printf 'p> '; read a; read b; printf 'p> '; sleep 0.4; printf 'p> 60\\n'");
+  int status = run_wait (&run);
+  if (status != 0)
+    g_test_fail_printf ("status %d; stdout:\n%s\nstderr:\n%s", status, run_out (&run),
+                        run_err (&run));
+  run_clear (&run);
+}
+
 static void
 test_prompt_json_partial (void)
 {
@@ -1137,6 +1156,7 @@ main (int argc, char **argv)
   g_test_add_func ("/script/prompt/sqlite-unseen", test_prompt_sqlite_unseen);
   g_test_add_func ("/script/prompt/sqlite-several", test_prompt_sqlite_several);
   g_test_add_func ("/script/prompt/sqlite-silent", test_prompt_sqlite_silent);
+  g_test_add_func ("/script/prompt/slow-second", test_prompt_slow_second);
   g_test_add_func ("/script/prompt/json-partial", test_prompt_json_partial);
   g_test_add_func ("/script/match-max/window", test_match_max_window);
   g_test_add_func ("/script/match-max/memory", test_match_max_memory);
