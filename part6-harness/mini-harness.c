@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 #define KILL_TIMEOUT_MS 2000
 
 typedef struct
@@ -107,7 +106,7 @@ on_kill_timeout (gpointer data)
       g_subprocess_force_exit (children[i].process);
 }
 
-static void
+static void /* SIGTERM to the children still running, SIGKILL later */
 stop_all (void)
 {
   for (int i = 0; i < 2; i++)
@@ -138,8 +137,7 @@ static gboolean
 on_signal (gpointer data)
 {
   (void) data;
-  if (exit_status < 0)
-    exit_status = 130;
+  exit_status = exit_status < 0 ? 130 : exit_status;
   stop_all ();
   return G_SOURCE_CONTINUE;
 }
@@ -230,8 +228,7 @@ main (int argc, char **argv)
       g_unix_signal_add (SIGINT, on_signal, NULL);
       g_unix_signal_add (SIGTERM, on_signal, NULL);
       g_main_loop_run (loop);
-      if (status == 0)
-        status = exit_status;
+      status = status == 0 ? exit_status : status;
     }
 
   for (int i = 0; i < 2; i++)
