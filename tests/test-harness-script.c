@@ -816,7 +816,8 @@ test_prompt_sqlite_unseen (void)
 static void
 test_prompt_sqlite_several (void)
 {
-  if (g_find_program_in_path ("sqlite3") == NULL)
+  g_autofree char *sqlite = g_find_program_in_path ("sqlite3");
+  if (sqlite == NULL)
     {
       g_test_skip ("sqlite3 is not installed (scripts/test installs it)");
       return;
@@ -843,7 +844,8 @@ test_prompt_sqlite_several (void)
 static void
 test_prompt_sqlite_silent (void)
 {
-  if (g_find_program_in_path ("sqlite3") == NULL)
+  g_autofree char *sqlite = g_find_program_in_path ("sqlite3");
+  if (sqlite == NULL)
     {
       g_test_skip ("sqlite3 is not installed (scripts/test installs it)");
       return;
