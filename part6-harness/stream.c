@@ -30,6 +30,16 @@ cut_tail (Stream *s)
   const char *nl = memrchr (f->buf + start, '\n', f->filled - start);
   if (nl != NULL)
     start = nl + 1 - f->buf;
+  if (s->prompts_sought > 0)
+    {
+      /* Handed out by the clock: a prompt sought is cut off all the same,
+       * and what comes next starts a line. */
+      if (f->filled - start == s->prompt_len &&
+          memcmp (f->buf + start, s->prompt, s->prompt_len) == 0)
+        s->prompts_sought--;
+      s->prompt_scan = f->moved + f->filled;
+      s->prompt_skip = FALSE;
+    }
   if (f->filled - start <= PROMPT_MAX)
     {
       g_free (s->prompt);
@@ -78,7 +88,9 @@ seek_prompt (Stream *s)
         line_framer_cut_at (f, at + s->prompt_len);
       s->prompts_sought--;
       s->prompt_scan += s->prompt_len;
-      s->prompt_skip = TRUE; /* the rest of the line is the answer */
+      /* The rest of the line is the answer, unless it is the next prompt:
+       * an input that got no answer ("sqlite> sqlite> 42"). */
+      s->prompt_skip = FALSE;
     }
 }
 

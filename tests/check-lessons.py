@@ -8,7 +8,9 @@ starts with "console".  In a block, a line starting with "$ " is a command;
 the lines after it, up to the next command, are what it prints.  Each
 command runs with bash on a pseudo-terminal of its own (so stdout is a
 terminal, as for the reader), in one private folder per lesson, with every
---path DIR in front of PATH.  Words after "console" change how a block runs:
+--path DIR in front of PATH; a command whose line ends with a backslash goes
+on on the next line, as in a shell, and so does one with a here-document
+(<<'EOF') up to the line that ends it.  Words after "console" change how a block runs:
 
   console                  run the commands one after another; compare
   console terminal=N       a second terminal: start the block's one command in
@@ -21,16 +23,19 @@ terminal, as for the reader), in one private folder per lesson, with every
   ctrl-c-after=MS          type Ctrl-C MS milliseconds after starting (a
                            command that runs until interrupted)
   any-order                the lines may come in any order (several processes
-                           print at once)
+                           print at once); with a line "...", other lines may
+                           come too
   skip="REASON"            not run (an interactive example, say)
 
 Output is compared after normalising what legitimately varies: times ("12
-ms", "0.50 s", dd's rates), process ids ("pid 123"), ls -l's owner, group and
+ms", "0.50 s", dd's rates), process ids ("pid 123"), TCP ports ("port 41105",
+"127.0.0.1 41105"), colours (SGR escapes), ls -l's owner, group and
 date, temporary names (/tmp/name-XXXXXX) and a "^C" echoed by the terminal.
 A line "..." in a block stands for any number of lines.
 
 It prints TAP: one test point per block, "not ok" with the difference.
 """
+import collections
 import os
 import pty
 import re
@@ -50,12 +55,14 @@ COMMAND_TIMEOUT = 20.0  # seconds a command or a terminal may take
 
 def normalise(text):
     text = text.replace("\r\n", "\n")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # colours: the reader sees the text
     text = "\n".join(line for line in text.split("\n") if line != "^C").replace("^C", "")
     lines = []
     for line in text.split("\n"):
         line = re.sub(r" *\d+(\.\d+)? ?(ms|s)\b", r" N \2", line)
         line = re.sub(r" *\d+(\.\d+)? ?[kMG]?B/s\b", r" N B/s", line)
         line = re.sub(r"\bpid \d+", "pid N", line)
+        line = re.sub(r"\b(port|127\.0\.0\.1) \d+\b", r"\1 N", line)
         line = re.sub(r"^([-pdl][-rwxsStT]{9}) +\d+ +\S+ +\S+ +(\d+) +\w+ +\d+ +[\d:]+ ",
                       r"\1 1 USER GROUP \2 DATE ", line)
         line = re.sub(r"(/tmp/[A-Za-z.-]+-)[A-Za-z0-9]{6}\b", r"\1XXXXXX", line)
@@ -76,6 +83,9 @@ def matches(expected, actual, prefix=False, any_order=False):
     expected = normalise("\n".join(expected))
     actual = normalise(actual)
     if any_order and not prefix:
+        if "..." in expected:  # these lines among others, in any order
+            wanted = collections.Counter(line for line in expected if line != "...")
+            return not wanted - collections.Counter(actual)
         return sorted(expected) == sorted(actual)
     text = "".join(line + "\n" for line in actual)
     pattern = pattern_of(expected)
@@ -146,9 +156,18 @@ class Block:
             key, _, value = word.partition("=")
             self.options[key] = value
         self.steps = []  # [command or None, [expected lines]]
+        heredoc = None  # the word that ends the here-document being read
         for text in body:
-            if text.startswith("$ "):
+            if heredoc is not None or (self.steps and self.steps[-1][0] is not None
+                                       and not self.steps[-1][1]
+                                       and self.steps[-1][0].endswith("\\")):
+                self.steps[-1][0] += "\n" + text  # the command goes on
+                if text == heredoc:
+                    heredoc = None
+            elif text.startswith("$ "):
                 self.steps.append([text[2:], []])
+                m = re.search(r"<<-?\s*'?(\w+)'?", text)
+                heredoc = m.group(1) if m else None
             elif not self.steps:
                 self.steps.append([None, [text]])
             else:

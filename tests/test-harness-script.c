@@ -816,7 +816,8 @@ test_prompt_sqlite_unseen (void)
 static void
 test_prompt_sqlite_several (void)
 {
-  if (g_find_program_in_path ("sqlite3") == NULL)
+  g_autofree char *sqlite = g_find_program_in_path ("sqlite3");
+  if (sqlite == NULL)
     {
       g_test_skip ("sqlite3 is not installed (scripts/test installs it)");
       return;
@@ -835,6 +836,55 @@ test_prompt_sqlite_several (void)
                             run_err (&run));
       run_clear (&run);
     }
+}
+
+/* Several inputs that get no answer but the next prompt ("create table"),
+ * sent before sqlite3 answers any: the prompts come one after another on
+ * what looks like one line ("sqlite> sqlite> 60"), and each is cut off. */
+static void
+test_prompt_sqlite_silent (void)
+{
+  g_autofree char *sqlite = g_find_program_in_path ("sqlite3");
+  if (sqlite == NULL)
+    {
+      g_test_skip ("sqlite3 is not installed (scripts/test installs it)");
+      return;
+    }
+  for (int round = 0; round < 3; round++)
+    {
+      Run run;
+      run_init (&run);
+      script_file (&run, "expect A /^sqlite> $/\n"
+                         "send A create table t (n);\n"
+                         "send A insert into t values (6), (7);\n"
+                         "send A select n * 10 from t;\n"
+                         "expect A /^60$/ 2s\nexpect A /^70$/ 2s\n");
+      run_start (&run, "--pty", "--script", "t.script", "--exit-after-script", "sqlite3");
+      int status = run_wait (&run);
+      if (status != 0)
+        g_test_fail_printf ("status %d; stdout:\n%s\nstderr:\n%s", status, run_out (&run),
+                            run_err (&run));
+      run_clear (&run);
+    }
+}
+
+/* Two inputs sent at once; the child prints the first prompt, stops for
+ * longer than the unfinished-line delay (so the harness hands the prompt out
+ * by itself), then the second prompt glued to the answer: that prompt is
+ * cut off too. */
+static void
+test_prompt_slow_second (void)
+{
+  Run run;
+  run_init (&run);
+  script_file (&run, "expect A /^p> $/\nsend A one\nsend A two\nexpect A /^60$/ 2s\n");
+  run_start (&run, "--shell", "--script", "t.script", "--exit-after-script",
+             "printf 'p> '; read a; read b; printf 'p> '; sleep 0.4; printf 'p> 60\\n'");
+  int status = run_wait (&run);
+  if (status != 0)
+    g_test_fail_printf ("status %d; stdout:\n%s\nstderr:\n%s", status, run_out (&run),
+                        run_err (&run));
+  run_clear (&run);
 }
 
 static void
@@ -1107,6 +1157,8 @@ main (int argc, char **argv)
   g_test_add_func ("/script/prompt/sqlite", test_prompt_sqlite);
   g_test_add_func ("/script/prompt/sqlite-unseen", test_prompt_sqlite_unseen);
   g_test_add_func ("/script/prompt/sqlite-several", test_prompt_sqlite_several);
+  g_test_add_func ("/script/prompt/sqlite-silent", test_prompt_sqlite_silent);
+  g_test_add_func ("/script/prompt/slow-second", test_prompt_slow_second);
   g_test_add_func ("/script/prompt/json-partial", test_prompt_json_partial);
   g_test_add_func ("/script/match-max/window", test_match_max_window);
   g_test_add_func ("/script/match-max/memory", test_match_max_memory);
