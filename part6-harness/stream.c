@@ -298,17 +298,7 @@ stream_end_prompt (Stream *s, guint lines)
   while (stream_read_once (s))
     ;
   if (line_framer_has_tail (&s->framer))
-    {
-      /* A prompt that was being looked for, found whole: one less. */
-      LineFramer *f = &s->framer;
-      guint64 tail = f->moved + f->filled;
-      if (s->prompts_sought > 0 && !s->prompt_skip && s->prompt != NULL &&
-          s->prompt_scan + s->prompt_len == tail &&
-          s->prompt_scan >= f->moved &&
-          memcmp (f->buf + (s->prompt_scan - f->moved), s->prompt, s->prompt_len) == 0)
-        s->prompts_sought--;
-      cut_tail (s);
-    }
+    cut_tail (s);
   else
     output_queue (s->output, s);
   if (s->prompt == NULL || s->prompt_len == 0)
