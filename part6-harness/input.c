@@ -41,6 +41,7 @@ child_input_attach (ChildInput *in, int stdin_fd, gboolean stdin_is_pty,
   in->eof_sent = FALSE;
   in->attached_at = g_get_monotonic_time ();
   in->settling = TRUE;
+  in->held_from = in->queue->len;
   g_unix_set_fd_nonblocking (stdin_fd, TRUE, NULL);
   write_queue (in);
 }
@@ -252,6 +253,10 @@ settled (ChildInput *in)
   in->settling = FALSE;
   g_clear_handle_id (&in->settle_timer, g_source_remove);
   end_prompts (in, in->queue->data, in->queue->len);
+  /* What waited is recorded now, when it goes, after the prompt it waited
+   * for. */
+  output_input (in->output, in->name, (const char *) in->queue->data + in->held_from,
+                in->queue->len - in->held_from);
   return TRUE;
 }
 
@@ -270,7 +275,8 @@ queue_input (ChildInput *in, const char *data, gsize len)
   if (!in->settling)
     end_prompts (in, (const guint8 *) data, len);
   g_byte_array_append (in->queue, (const guint8 *) data, len);
-  output_input (in->output, in->name, data, len);
+  if (!in->settling)
+    output_input (in->output, in->name, data, len);
   write_queue (in);
 }
 

@@ -45,6 +45,7 @@ typedef struct {
   guint stdin_watch;
   gint64 attached_at;  /* when the process was attached */
   gboolean settling;   /* its first input is held until its output is still */
+  gsize held_from;     /* what is queued from here on is not yet recorded */
   guint settle_timer;
   gboolean fifo_enabled;   /* the FIFO may be read (not during the script) */
   gboolean close_pending;  /* close stdin once the queue is written */

@@ -439,6 +439,25 @@ test_messages_in_order (void)
   run_clear (&run);
 }
 
+/* The first input to a child just started waits for its prompt; with
+ * --json its record comes when it goes: after the prompt. */
+static void
+test_json_input_after_prompt (void)
+{
+  Run run;
+  g_autofree char *a = child ("prompt");
+  run_init (&run);
+  write_file (run.tmp, "t.script", "send A hi\nexpect A /^answer hi$/\n");
+  run_start (&run, "--json", "--script", "t.script", "--exit-after-script", a);
+  g_assert_cmpint (run_wait (&run), ==, 0);
+  const char *prompt = strstr (run_out (&run), "\"stream\":\"stdout\",\"line\":\"> \"");
+  const char *input = strstr (run_out (&run), "\"stream\":\"input\",\"line\":\"hi\"");
+  g_assert_nonnull (prompt);
+  g_assert_nonnull (input);
+  g_assert_true (prompt < input);
+  run_clear (&run);
+}
+
 /* A step fails on a child that printed nothing through a pipe: the report
  * says it may be keeping its output in its buffer, and what to do.  On a
  * terminal there is no such hint. */
@@ -912,6 +931,7 @@ main (int argc, char **argv)
   g_test_add_func ("/features/stdin/long-line", test_stdin_long_line);
   g_test_add_func ("/features/silence-hint", test_silence_hint);
   g_test_add_func ("/features/messages-in-order", test_messages_in_order);
+  g_test_add_func ("/features/json-input-after-prompt", test_json_input_after_prompt);
   g_test_add_func ("/features/procfile", test_procfile);
   g_test_add_func ("/features/procfile-env", test_procfile_env);
   g_test_add_func ("/features/main-job", test_main_job);
