@@ -176,7 +176,9 @@ test_harness_killed (void)
   run_clear (&run);
 }
 
-/* Children start with no signal blocked or ignored. */
+/* Children start with no signal blocked or ignored.  (Signals 32 and 33
+ * are the C library's own: a harness started by a process that ignores
+ * them, as some spawners leave them, keeps them ignored as it should.) */
 static void
 test_child_signals_default (void)
 {
@@ -184,8 +186,12 @@ test_child_signals_default (void)
   run_init (&run);
   run_start (&run, "grep -E '^Sig(Blk|Ign)' /proc/self/status");
   g_assert_cmpint (run_wait (&run), ==, 0);
-  g_assert_cmpstr (run_out (&run), ==,
-                   "A: SigBlk:\t0000000000000000\nA: SigIgn:\t0000000000000000\n");
+  g_auto (GStrv) lines = g_strsplit (run_out (&run), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_cmpstr (lines[0], ==, "A: SigBlk:\t0000000000000000");
+  g_assert_true (g_str_has_prefix (lines[1], "A: SigIgn:\t"));
+  guint64 ignored = g_ascii_strtoull (lines[1] + strlen ("A: SigIgn:\t"), NULL, 16);
+  g_assert_cmpuint (ignored & ~(G_GUINT64_CONSTANT (3) << 31), ==, 0);
   run_clear (&run);
 }
 
