@@ -445,8 +445,9 @@ on_out_readable (int fd, GIOCondition condition, gpointer data)
     }
   if (r->pause_left_ms > 0 && g_rand_double (r->reader_rand) < r->pause_chance)
     {
-      guint ms = MIN ((guint) g_rand_int_range (r->reader_rand, 0, PAUSE_MAX_MS + 1),
-                      r->pause_left_ms);
+      /* Drawn once: MIN() evaluates its arguments twice. */
+      guint drawn = (guint) g_rand_int_range (r->reader_rand, 0, PAUSE_MAX_MS + 1);
+      guint ms = MIN (drawn, r->pause_left_ms);
       r->pause_left_ms -= ms;
       r->out_watch = 0;
       r->pause_timer = g_timeout_add (ms, on_pause_over, r);
