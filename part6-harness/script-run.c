@@ -550,7 +550,8 @@ scan (ScriptRunner *r)
 {
   const ScriptStep *step = current_step (r);
   ChildState *c = &r->children[step->child];
-  gint64 start = g_get_monotonic_time ();
+  gint64 start = 0; /* the clock is read once a second line is searched:
+                     * most scans are of the one line just printed */
 
   if (r->scan_idle != 0)
     return; /* a slice is due: it goes on from the cursor */
@@ -602,7 +603,9 @@ scan (ScriptRunner *r)
           return;
         }
       r->cursor = r->cursor->next;
-      if (r->cursor != NULL && g_get_monotonic_time () - start > SLICE_US)
+      if (r->cursor != NULL && start == 0)
+        start = g_get_monotonic_time ();
+      else if (r->cursor != NULL && g_get_monotonic_time () - start > SLICE_US)
         {
           r->scan_idle = g_idle_add (on_scan_idle, r);
           return;
