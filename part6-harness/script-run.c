@@ -14,9 +14,12 @@
  * iteration after this. */
 #define SLICE_US 5000
 
+/* One allocation a line, shared by a child's window and its last lines. */
 typedef struct {
-  GBytes *bytes;
   guint64 seq; /* the child's line number, from 0 */
+  guint refs;
+  gsize len;
+  char text[];
 } Line;
 
 typedef struct {
@@ -88,15 +91,15 @@ static void scan (ScriptRunner *r);
 static gsize
 line_weight (const Line *l)
 {
-  return g_bytes_get_size (l->bytes) + 1;
+  return l->len + 1;
 }
 
 static void
 line_free (gpointer data)
 {
   Line *l = data;
-  g_bytes_unref (l->bytes);
-  g_free (l);
+  if (--l->refs == 0)
+    g_free (l);
 }
 
 static void
@@ -209,10 +212,10 @@ describe_end (int status, int term_signal)
 /* A child's line made fit for a one-line report: control bytes and bytes
  * that are not UTF-8 shown as \xNN. */
 static void
-append_printable (GString *out, GBytes *line)
+append_printable (GString *out, const Line *line)
 {
-  gsize len;
-  const char *p = g_bytes_get_data (line, &len);
+  gsize len = line->len;
+  const char *p = line->text;
   const char *end = p + len;
 
   if (len > 200)
@@ -230,8 +233,8 @@ append_printable (GString *out, GBytes *line)
       g_string_append_len (out, p, next - p);
       p = next;
     }
-  if (end < p + len && g_bytes_get_size (line) > 200)
-    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", g_bytes_get_size (line));
+  if (end < p + len && line->len > 200)
+    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", line->len);
 }
 
 static void
@@ -256,7 +259,7 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
     {
       Line *line = l->data;
       g_string_append (report, line->seq < c->consumed_before ? "\n  = " : "\n  | ");
-      append_printable (report, line->bytes);
+      append_printable (report, line);
     }
 }
 
@@ -427,9 +430,11 @@ waiting_on (ScriptRunner *r, guint child, StepKind kind)
 static void
 add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize len)
 {
-  Line *l = g_new (Line, 1);
-  l->bytes = g_bytes_new (text, len);
+  Line *l = g_malloc (sizeof (Line) + len);
   l->seq = c->next_seq++;
+  l->refs = 2; /* the window's and the last lines' */
+  l->len = len;
+  memcpy (l->text, text, len);
   g_queue_push_tail (&c->window, l);
   c->window_bytes += line_weight (l);
 
@@ -450,10 +455,7 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
       line_free (old);
     }
 
-  Line *copy = g_new (Line, 1);
-  copy->bytes = g_bytes_ref (l->bytes);
-  copy->seq = l->seq;
-  g_queue_push_tail (&c->last, copy);
+  g_queue_push_tail (&c->last, l);
   if (c->last.length > LAST_LINES_SHOWN)
     line_free (g_queue_pop_head (&c->last));
 }
@@ -537,7 +539,7 @@ static void
 fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, Line *line)
 {
   g_autoptr (GString) shown = g_string_new (NULL);
-  append_printable (shown, line->bytes);
+  append_printable (shown, line);
   fail (r, step, "matching /%s/ costs too much on the line \"%s\" (a regex that "
         "backtracks without end: make it more specific)", pattern_source (pattern),
         shown->str);
@@ -558,8 +560,8 @@ scan (ScriptRunner *r)
   while (r->cursor != NULL)
     {
       Line *l = r->cursor->data;
-      gsize len;
-      const char *text = g_bytes_get_data (l->bytes, &len);
+      gsize len = l->len;
+      const char *text = l->text;
       MatchResult bad = MATCH_NONE, good;
 
       r->searched++;
@@ -574,7 +576,7 @@ scan (ScriptRunner *r)
           if (bad == MATCH_FOUND)
             {
               g_autoptr (GString) shown = g_string_new (NULL);
-              append_printable (shown, l->bytes);
+              append_printable (shown, l);
               fail (r, step, "%s printed a line matching the unless pattern /%s/ "
                     "first: \"%s\"", r->names[step->child],
                     pattern_source (r->unless), shown->str);
@@ -597,7 +599,7 @@ scan (ScriptRunner *r)
       if (good == MATCH_FOUND)
         {
           g_autoptr (GString) shown = g_string_new (NULL);
-          append_printable (shown, l->bytes);
+          append_printable (shown, l);
           fail (r, step, "%s printed a line matching /%s/: \"%s\"",
                 r->names[step->child], pattern_source (r->pattern), shown->str);
           return;
@@ -982,8 +984,8 @@ static void
 check_fail_on (ScriptRunner *r, guint child, Line *line)
 {
   ChildState *c = &r->children[child];
-  gsize len;
-  const char *text = g_bytes_get_data (line->bytes, &len);
+  gsize len = line->len;
+  const char *text = line->text;
 
   for (guint i = 0; i < c->fail_on->len && r->running; i++)
     {
@@ -992,7 +994,7 @@ check_fail_on (ScriptRunner *r, guint child, Line *line)
       if (m == MATCH_NONE)
         continue;
       g_autoptr (GString) shown = g_string_new (NULL);
-      append_printable (shown, line->bytes);
+      append_printable (shown, line);
       const ScriptStep *step = current_step (r);
       g_autofree char *during = step != NULL
         ? g_strdup_printf (" while line %u ran (%s)", step->line_no, step->source)
