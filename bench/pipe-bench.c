@@ -707,21 +707,37 @@ slice_file (int count)
   return path;
 }
 
-/* The harness with count children, each flooding its share of the data
- * from the same moment, once all have been started (about 1 ms each). */
+/* The flooding child of count, flooding its share of the data from a
+ * moment when all will have been started (about 1 ms each). */
+static char *
+flood_child (int count)
+{
+  g_autofree char *file = slice_file (count);
+  gint64 start_ns = (g_get_monotonic_time () + G_USEC_PER_SEC / 2 + count * 2500) * 1000;
+  return g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_ns, file);
+}
+
+/* The harness with count flooding children. */
 static char *
 scale_command (int count)
 {
   g_autofree char *h = quote (harness);
-  g_autofree char *file = slice_file (count);
-  gint64 start_ns = (g_get_monotonic_time () + G_USEC_PER_SEC / 2 + count * 2500) * 1000;
-  g_autofree char *child = g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_ns, file);
+  g_autofree char *child = flood_child (count);
   g_autofree char *quoted = quote (child);
   GString *command = g_string_new (NULL);
   g_string_append_printf (command, "exec %s -q --wait-all", h);
   for (int c = 0; c < count; c++)
     g_string_append_printf (command, " %s", quoted);
   return g_string_free (command, FALSE);
+}
+
+/* The same children started by the shell, all writing into the one pipe
+ * we read: no relay, no marks, what the machine does with count writers. */
+static char *
+plain_scale_command (int count)
+{
+  g_autofree char *child = flood_child (count);
+  return g_strdup_printf ("for i in $(seq %d); do %s & done; wait", count, child);
 }
 
 /* A bar of ratio (1.0 is BAR_WIDTH characters), with the target marked. */
@@ -738,25 +754,34 @@ static void
 scale (void)
 {
   static const int counts[] = { 2, 16, 64, 256, 1024 };
-  GArray *flowing[G_N_ELEMENTS (counts)];
+  GArray *flowing[G_N_ELEMENTS (counts)], *plain[G_N_ELEMENTS (counts)];
 
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
-    flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
+    {
+      flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      plain[i] = g_array_new (FALSE, FALSE, sizeof (double));
+    }
   for (int run = 0; run < runs; run++)
     for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
       {
         g_autofree char *command = scale_command (counts[i]);
         double f = time_flowing (command);
         g_array_append_val (flowing[i], f);
+        g_autofree char *shell = plain_scale_command (counts[i]);
+        f = time_flowing (shell);
+        g_array_append_val (plain[i], f);
       }
   g_print ("\n6. Scale: N children flood 256/N MiB each, all from the same moment, read by\n"
-           "   this program\n\n");
+           "   this program; and, for comparison, N of them started by the shell writing\n"
+           "   straight into the one pipe (no relay)\n\n"
+           "                     pipe-harness                       no relay\n");
   double ratio[G_N_ELEMENTS (counts)];
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     ratio[i] = median_ratio (flowing[0], flowing[i]);
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
-    g_print ("   %4d children   %6.0f MiB/s   %5.2fx the 2-child figure\n", counts[i],
-             DATA_BYTES / MiB / median (flowing[i]), ratio[i]);
+    g_print ("   %4d children   %6.0f MiB/s %5.2fx the 2-child figure  %6.0f MiB/s %5.2fx\n",
+             counts[i], DATA_BYTES / MiB / median (flowing[i]), ratio[i],
+             DATA_BYTES / MiB / median (plain[i]), median_ratio (plain[0], plain[i]));
   g_print ("\n   throughput / the 2-child figure (each # is 0.025x; | is the 0.8x target)\n");
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
@@ -764,6 +789,7 @@ scale (void)
       print_bar (ratio[i], 0.8);
       g_print ("  %.2fx\n", ratio[i]);
       g_array_unref (flowing[i]);
+      g_array_unref (plain[i]);
     }
 }
 
@@ -775,12 +801,14 @@ starting (void)
 {
   static const int counts[] = { 2, 64, 1024 };
   GArray *ours[G_N_ELEMENTS (counts)], *loop[G_N_ELEMENTS (counts)];
+  GArray *exec_loop[G_N_ELEMENTS (counts)];
   g_autofree char *h = quote (harness);
 
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
       ours[i] = g_array_new (FALSE, FALSE, sizeof (double));
       loop[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      exec_loop[i] = g_array_new (FALSE, FALSE, sizeof (double));
     }
   for (int run = 0; run < runs; run++)
     for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
@@ -791,22 +819,31 @@ starting (void)
           g_string_append (command, " true");
         g_autofree char *shell =
           g_strdup_printf ("bash -c 'for i in $(seq %d); do true & done; wait'", counts[i]);
+        g_autofree char *execing =
+          g_strdup_printf ("bash -c 'for i in $(seq %d); do /bin/true & done; wait'", counts[i]);
         double s = time_shell (command->str);
         g_array_append_val (ours[i], s);
         s = time_shell (shell);
         g_array_append_val (loop[i], s);
+        s = time_shell (execing);
+        g_array_append_val (exec_loop[i], s);
         g_string_free (command, TRUE);
       }
-  g_print ("\n7. Starting and ending N children that exit at once (true), against a bash\n"
-           "   loop: for i in $(seq N); do true & done; wait\n\n");
+  g_print ("\n7. Starting and ending N children that exit at once (true), against bash:\n"
+           "   for i in $(seq N); do true & done; wait       (true is bash's own: no exec)\n"
+           "   for i in $(seq N); do /bin/true & done; wait  (each child runs a program)\n\n"
+           "                     pipe-harness   bash, true          bash, /bin/true\n");
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
-      double ratio = median_ratio (ours[i], loop[i]);
-      g_print ("   %4d children   pipe-harness %6.0f ms   bash loop %6.0f ms   %5.2fx\n",
-               counts[i], 1000 * median (ours[i]), 1000 * median (loop[i]), ratio);
+      double ratio = median_ratio (ours[i], loop[i]), exec_ratio = median_ratio (ours[i], exec_loop[i]);
+      g_print ("   %4d children   %6.0f ms      %6.0f ms %5.2fx    %6.0f ms %5.2fx\n",
+               counts[i], 1000 * median (ours[i]), 1000 * median (loop[i]), ratio,
+               1000 * median (exec_loop[i]), exec_ratio);
       g_array_unref (ours[i]);
       g_array_unref (loop[i]);
+      g_array_unref (exec_loop[i]);
     }
+  g_print ("   (the ratios are pipe-harness's time over bash's)\n");
 }
 
 /* ------------------------------------------------------------------ */
