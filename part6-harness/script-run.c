@@ -32,7 +32,9 @@ typedef struct {
   GQueue window;           /* Line: since the last match, oldest first */
   gsize window_bytes;      /* its lines' bytes, each with its newline */
   guint64 window_dropped;  /* lines that left it unsearched (--match-max) */
-  GQueue last;             /* Line: the last LAST_LINES_SHOWN lines */
+  Line *last[LAST_LINES_SHOWN]; /* the last lines, a ring: no allocation a line */
+  guint last_len;          /* how many of them there are */
+  guint last_next;         /* where the next goes */
   guint64 next_seq;
   guint64 consumed_before; /* lines below this number were consumed */
   GArray *fail_on;         /* FailOn */
@@ -102,6 +104,13 @@ line_free (gpointer data)
     g_free (l);
 }
 
+/* The k-th of a child's last lines, oldest first. */
+static Line *
+last_line (const ChildState *c, guint k)
+{
+  return c->last[(c->last_next + LAST_LINES_SHOWN - c->last_len + k) % LAST_LINES_SHOWN];
+}
+
 static void
 clear_fail_on (ChildState *c)
 {
@@ -168,7 +177,8 @@ script_runner_free (ScriptRunner *r)
     {
       ChildState *c = &r->children[i];
       g_queue_clear_full (&c->window, line_free);
-      g_queue_clear_full (&c->last, line_free);
+      for (guint k = 0; k < c->last_len; k++)
+        line_free (last_line (c, k));
       clear_fail_on (c);
       g_array_unref (c->fail_on);
       g_free (c->silence_hint);
@@ -244,9 +254,9 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
   const char *name = r->names[child];
   gboolean any_consumed = FALSE;
 
-  for (GList *l = c->last.head; l != NULL; l = l->next)
-    any_consumed |= ((Line *) l->data)->seq < c->consumed_before;
-  if (c->last.length == 0)
+  for (guint k = 0; k < c->last_len; k++)
+    any_consumed |= last_line (c, k)->seq < c->consumed_before;
+  if (c->last_len == 0)
     g_string_append_printf (report, "\n%s printed nothing%s%s", name,
                             c->silence_hint != NULL ? ": " : "",
                             c->silence_hint != NULL ? c->silence_hint : "");
@@ -255,9 +265,9 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
                             "steps consumed, '|' lines still unmatched):", name);
   else
     g_string_append_printf (report, "\n%s printed last:", name);
-  for (GList *l = c->last.head; l != NULL; l = l->next)
+  for (guint k = 0; k < c->last_len; k++)
     {
-      Line *line = l->data;
+      const Line *line = last_line (c, k);
       g_string_append (report, line->seq < c->consumed_before ? "\n  = " : "\n  | ");
       append_printable (report, line);
     }
@@ -455,9 +465,12 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
       line_free (old);
     }
 
-  g_queue_push_tail (&c->last, l);
-  if (c->last.length > LAST_LINES_SHOWN)
-    line_free (g_queue_pop_head (&c->last));
+  if (c->last_len == LAST_LINES_SHOWN)
+    line_free (c->last[c->last_next]); /* the oldest */
+  else
+    c->last_len++;
+  c->last[c->last_next] = l;
+  c->last_next = (c->last_next + 1) % LAST_LINES_SHOWN;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1018,7 +1031,7 @@ script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
   add_line (r, c, child, line, len);
   if (!r->running)
     return;
-  check_fail_on (r, child, g_queue_peek_tail (&c->last));
+  check_fail_on (r, child, last_line (c, c->last_len - 1));
   if (waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE))
     scan (r);
 }
