@@ -2,7 +2,8 @@
  * one invocation, and prints a table.  Run it through bench/run, which
  * builds in release mode and fetches the contenders first.
  *
- *   pipe-bench --harness PATH [--concurrently PATH] [--cache DIR] [--runs N]
+ *   pipe-bench --harness PATH --flood PATH --prefixer PATH
+ *              [--concurrently PATH] [--cache DIR] [--runs N] [--only 1,7]
  *
  * Every figure is the median of N runs (default 5); within a run the
  * contenders take turns, so that the machine's drift hits all alike, and
@@ -10,13 +11,16 @@
  *
  *  1. throughput: 256 MiB of 64-byte lines from one child (the other idle),
  *     into /dev/null and through a further pipe; against cat | cat (a
- *     plain relay), sed 's/^/A: /' (a prefixer) and concurrently
+ *     plain relay), sed 's/^/A: /' (a prefixer), bench/prefixer (the least
+ *     a prefixer can do) and concurrently
  *  2. round trip: a line into the child's input, echoed by cat, back on
- *     stdout; median and 99th percentile over thousands
+ *     stdout; median and 99th percentile over thousands, and CPU time
  *  3. idle cost: CPU time and wake-ups in 5 s with two idle children
  *  4. memory: peak RSS while flooding into a slow reader
  *  5. fairness: each of two flooding children's share of the output
- *  6. scale: 2, 16 and 64 children flooding together
+ *  6. scale: 2, 16, 64, 256 and 1024 children flooding together
+ *  7. starting and ending 1024 children, against a shell loop doing so
+ *  8. a script's expect finding the last of 1 M lines, against relaying them
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +44,7 @@
 
 static const char *harness;
 static const char *flood;
+static const char *prefixer;
 static const char *concurrently;
 static char *data_file;
 static char *cache;
@@ -174,6 +179,23 @@ make_data (void)
     g_error ("%s: %s", data_file, g_strerror (errno));
 }
 
+/* A process's CPU time (from /proc/PID/schedstat) and context switches. */
+typedef struct {
+  GPid pid;
+  guint64 cpu_ns;
+  guint64 switches;
+} Sample;
+
+static Sample
+sample (GPid pid)
+{
+  return (Sample) {
+    pid, proc_value (pid, "schedstat", NULL),
+    proc_value (pid, "status", "\nvoluntary_ctxt_switches:") +
+      proc_value (pid, "status", "nonvoluntary_ctxt_switches:"),
+  };
+}
+
 /* ------------------------------------------------------------------ */
 /* 1. Throughput */
 
@@ -200,7 +222,7 @@ throughput (void)
   g_autofree char *h = quote (harness);
   g_autofree char *cat_child = g_strdup_printf ("cat %s", data_file);
   g_autofree char *child = quote (cat_child);
-  Contender contenders[4];
+  Contender contenders[5];
   guint n = 0;
 
   g_autofree char *relay = g_strdup_printf ("cat %s | cat", f);
@@ -209,6 +231,9 @@ throughput (void)
   contender_init (&contenders[n++], "cat | cat", relay);
   contender_init (&contenders[n++], "sed 's/^/A: /'", sed);
   contender_init (&contenders[n++], "pipe-harness", ours);
+  g_autofree char *p = quote (prefixer);
+  g_autofree char *least = g_strdup_printf ("cat %s | %s", f, p);
+  contender_init (&contenders[n++], "bench/prefixer", least);
   g_autofree char *theirs = NULL;
   if (concurrently != NULL)
     {
@@ -228,12 +253,13 @@ throughput (void)
         }
 
   /* Ratios first: median() sorts the runs, which must stay paired. */
-  double ratio[4][2], over_sed[2];
+  double ratio[5][2], over_sed[2], over_least[2];
   for (int sink = 0; sink < 2; sink++)
     {
       for (guint i = 0; i < n; i++)
         ratio[i][sink] = median_ratio (contenders[0].seconds[sink], contenders[i].seconds[sink]);
       over_sed[sink] = median_ratio (contenders[1].seconds[sink], contenders[2].seconds[sink]);
+      over_least[sink] = median_ratio (contenders[3].seconds[sink], contenders[2].seconds[sink]);
     }
   g_print ("\n1. Throughput: one child prints 256 MiB of 64-byte lines (4.2 M lines), "
            "the other is idle\n\n"
@@ -253,8 +279,9 @@ throughput (void)
   g_print ("   (MiB/s of the child's bytes, medians; each ratio is against cat | cat in the same\n"
            "   column, the median over runs of the two measured back to back)\n");
   for (int sink = 0; sink < 2; sink++)
-    g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed\n",
-             sink == 0 ? "into /dev/null" : "through a pipe", ratio[2][sink], over_sed[sink]);
+    g_print ("   pipe-harness %s: %.2fx cat | cat, %.2fx sed, %.2fx bench/prefixer\n",
+             sink == 0 ? "into /dev/null" : "through a pipe", ratio[2][sink], over_sed[sink],
+             over_least[sink]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -283,8 +310,9 @@ read_until (int fd, GString *pending, const char *want)
 /* Sends ROUND_TRIPS lines into in_fd, waits for each on out_fd marked with
  * prefix; returns the times in microseconds. */
 static GArray *
-round_trips (int in_fd, int out_fd, const char *prefix)
+round_trips (int in_fd, int out_fd, const char *prefix, GPid pid, double *cpu_us)
 {
+  Sample before = { 0 };
   GArray *us = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GString) pending = g_string_new (NULL);
   for (int i = -100; i < ROUND_TRIPS; i++) /* 100 to warm up */
@@ -292,6 +320,8 @@ round_trips (int in_fd, int out_fd, const char *prefix)
       char line[64], want[96];
       g_snprintf (line, sizeof line, "ping %06d\n", i + 100);
       g_snprintf (want, sizeof want, "%sping %06d\n", prefix, i + 100);
+      if (i == 0)
+        before = sample (pid);
       double start = now_s ();
       if (write (in_fd, line, strlen (line)) < 0)
         g_error ("round trip: write: %s", g_strerror (errno));
@@ -300,6 +330,7 @@ round_trips (int in_fd, int out_fd, const char *prefix)
       if (i >= 0)
         g_array_append_val (us, t);
     }
+  *cpu_us = (sample (pid).cpu_ns - before.cpu_ns) / 1e3 / ROUND_TRIPS;
   return us;
 }
 
@@ -320,7 +351,7 @@ open_fifo_when_there (const char *path)
 }
 
 static GArray *
-harness_round_trips (void)
+harness_round_trips (double *cpu_us)
 {
   g_autofree char *dir = g_dir_make_tmp ("pipe-bench-XXXXXX", NULL);
   g_autofree char *h = quote (harness);
@@ -330,7 +361,7 @@ harness_round_trips (void)
   GPid pid = start_shell (command, &out);
   g_autofree char *fifo = g_build_filename (dir, "A", NULL);
   int in = open_fifo_when_there (fifo);
-  GArray *us = round_trips (in, out, "A: ");
+  GArray *us = round_trips (in, out, "A: ", pid, cpu_us);
   close (in);
   kill (pid, SIGTERM);
   reap (pid);
@@ -340,7 +371,7 @@ harness_round_trips (void)
 }
 
 static GArray *
-cat_round_trips (void)
+cat_round_trips (double *cpu_us)
 {
   const char *argv[] = { "cat", NULL };
   int in, out;
@@ -350,7 +381,7 @@ cat_round_trips (void)
                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL,
                                  &pid, &in, &out, NULL, &error))
     g_error ("cat: %s", error->message);
-  GArray *us = round_trips (in, out, "");
+  GArray *us = round_trips (in, out, "", pid, cpu_us);
   close (in);
   reap (pid);
   close (out);
@@ -359,7 +390,7 @@ cat_round_trips (void)
 
 /* concurrently passes our stdin to its first child with --handle-input. */
 static GArray *
-concurrently_round_trips (void)
+concurrently_round_trips (double *cpu_us)
 {
   const char *argv[] = { concurrently, "--handle-input", "-k", "-n", "A,B", "cat", "sleep 1000", NULL };
   int in, out;
@@ -368,7 +399,7 @@ concurrently_round_trips (void)
   if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                  NULL, &pid, &in, &out, NULL, &error))
     g_error ("concurrently: %s", error->message);
-  GArray *us = round_trips (in, out, "[A] ");
+  GArray *us = round_trips (in, out, "[A] ", pid, cpu_us);
   close (in);
   kill (pid, SIGTERM);
   reap (pid);
@@ -385,53 +416,46 @@ round_trip (void)
   g_autoptr (GArray) cat_p99 = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) conc_median = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) conc_p99 = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) harness_cpu = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) cat_cpu = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) conc_cpu = g_array_new (FALSE, FALSE, sizeof (double));
 
   for (int run = 0; run < runs; run++)
     {
-      g_autoptr (GArray) h = harness_round_trips ();
-      g_autoptr (GArray) c = cat_round_trips ();
-      double v;
+      double v, cpu;
+      g_autoptr (GArray) h = harness_round_trips (&cpu);
+      g_array_append_val (harness_cpu, cpu);
+      g_autoptr (GArray) c = cat_round_trips (&cpu);
+      g_array_append_val (cat_cpu, cpu);
       v = median (h), g_array_append_val (harness_median, v);
       v = percentile (h, 0.99), g_array_append_val (harness_p99, v);
       v = median (c), g_array_append_val (cat_median, v);
       v = percentile (c, 0.99), g_array_append_val (cat_p99, v);
       if (concurrently != NULL)
         {
-          g_autoptr (GArray) k = concurrently_round_trips ();
+          g_autoptr (GArray) k = concurrently_round_trips (&cpu);
+          g_array_append_val (conc_cpu, cpu);
           v = median (k), g_array_append_val (conc_median, v);
           v = percentile (k, 0.99), g_array_append_val (conc_p99, v);
         }
     }
+  double over_cat = median_ratio (harness_median, cat_median);
   g_print ("\n2. Round trip: a line into child A's input, echoed by cat, seen on stdout "
            "(%d lines a run)\n\n", ROUND_TRIPS);
-  g_print ("   %-16s %9s %9s\n", "", "median", "p99");
-  g_print ("   %-16s %7.0f us %7.0f us   (stdin pipe -> cat -> stdout pipe: the floor)\n", "cat alone",
-           median (cat_median), median (cat_p99));
-  g_print ("   %-16s %7.0f us %7.0f us   (FIFO -> harness -> cat -> harness -> stdout)\n", "pipe-harness",
-           median (harness_median), median (harness_p99));
+  g_print ("   %-16s %9s %9s %11s\n", "", "median", "p99", "CPU/trip");
+  g_print ("   %-16s %7.0f us %7.0f us %8.1f us   (stdin pipe -> cat -> stdout pipe: the floor)\n",
+           "cat alone", median (cat_median), median (cat_p99), median (cat_cpu));
+  g_print ("   %-16s %7.0f us %7.0f us %8.1f us   (FIFO -> harness -> cat -> harness -> stdout)\n",
+           "pipe-harness", median (harness_median), median (harness_p99), median (harness_cpu));
   if (concurrently != NULL)
-    g_print ("   %-16s %7.0f us %7.0f us   (stdin -> concurrently -> cat -> concurrently -> stdout)\n",
-             "concurrently", median (conc_median), median (conc_p99));
+    g_print ("   %-16s %7.0f us %7.0f us %8.1f us   (stdin -> concurrently -> cat -> concurrently -> stdout)\n",
+             "concurrently", median (conc_median), median (conc_p99), median (conc_cpu));
+  g_print ("   (CPU/trip: the CPU time of that one process, pipe-harness's or cat's, per line)\n"
+           "   pipe-harness: %.1fx the round trip of cat alone\n", over_cat);
 }
 
 /* ------------------------------------------------------------------ */
 /* 3. Idle cost */
-
-typedef struct {
-  GPid pid;
-  guint64 cpu_ns;
-  guint64 switches;
-} Sample;
-
-static Sample
-sample (GPid pid)
-{
-  return (Sample) {
-    pid, proc_value (pid, "schedstat", NULL),
-    proc_value (pid, "status", "\nvoluntary_ctxt_switches:") +
-      proc_value (pid, "status", "nonvoluntary_ctxt_switches:"),
-  };
-}
 
 static void
 idle_cost (void)
@@ -683,15 +707,22 @@ slice_file (int count)
   return path;
 }
 
-/* The harness with count children, each flooding its share of the data
- * from the same moment, a second from now (all started by then). */
+/* The flooding child of count, flooding its share of the data from a
+ * moment when all will have been started (about 1 ms each). */
+static char *
+flood_child (int count)
+{
+  g_autofree char *file = slice_file (count);
+  gint64 start_ns = (g_get_monotonic_time () + G_USEC_PER_SEC / 2 + count * 2500) * 1000;
+  return g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_ns, file);
+}
+
+/* The harness with count flooding children. */
 static char *
 scale_command (int count)
 {
   g_autofree char *h = quote (harness);
-  g_autofree char *file = slice_file (count);
-  gint64 start_ns = (g_get_monotonic_time () + G_USEC_PER_SEC) * 1000;
-  g_autofree char *child = g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_ns, file);
+  g_autofree char *child = flood_child (count);
   g_autofree char *quoted = quote (child);
   GString *command = g_string_new (NULL);
   g_string_append_printf (command, "exec %s -q --wait-all", h);
@@ -700,53 +731,168 @@ scale_command (int count)
   return g_string_free (command, FALSE);
 }
 
-/* What starting and ending count children costs: the harness with count
- * children that exit at once. */
-static double
-start_cost (int count)
+/* The same children started by the shell, all writing into the one pipe
+ * we read: no relay, no marks, what the machine does with count writers. */
+static char *
+plain_scale_command (int count)
 {
-  g_autofree char *h = quote (harness);
-  GString *command = g_string_new (NULL);
-  g_string_append_printf (command, "%s -q --wait-all", h);
-  for (int c = 0; c < count; c++)
-    g_string_append (command, " true");
-  double s = time_shell (command->str);
-  g_string_free (command, TRUE);
-  return s;
+  g_autofree char *child = flood_child (count);
+  return g_strdup_printf ("for i in $(seq %d); do %s & done; wait", count, child);
+}
+
+/* A bar of ratio (1.0 is BAR_WIDTH characters), with the target marked. */
+#define BAR_WIDTH 40
+static void
+print_bar (double ratio, double target)
+{
+  int bar = (int) (ratio * BAR_WIDTH + 0.5), mark = (int) (target * BAR_WIDTH + 0.5);
+  for (int i = 0; i < MAX (bar, mark + 1); i++)
+    g_print ("%c", i == mark ? '|' : i < bar ? '#' : ' ');
 }
 
 static void
 scale (void)
 {
-  static const int counts[] = { 2, 16, 64 };
-  GArray *flowing[G_N_ELEMENTS (counts)], *starting[G_N_ELEMENTS (counts)];
+  static const int counts[] = { 2, 16, 64, 256, 1024 };
+  GArray *flowing[G_N_ELEMENTS (counts)], *plain[G_N_ELEMENTS (counts)];
 
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
       flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
-      starting[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      plain[i] = g_array_new (FALSE, FALSE, sizeof (double));
     }
   for (int run = 0; run < runs; run++)
     for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
       {
         g_autofree char *command = scale_command (counts[i]);
-        double f = time_flowing (command), s = start_cost (counts[i]);
+        double f = time_flowing (command);
         g_array_append_val (flowing[i], f);
-        g_array_append_val (starting[i], s);
+        g_autofree char *shell = plain_scale_command (counts[i]);
+        f = time_flowing (shell);
+        g_array_append_val (plain[i], f);
       }
   g_print ("\n6. Scale: N children flood 256/N MiB each, all from the same moment, read by\n"
-           "   this program; and what starting and ending N children costs\n\n");
+           "   this program; and, for comparison, N of them started by the shell writing\n"
+           "   straight into the one pipe (no relay)\n\n"
+           "                     pipe-harness                       no relay\n");
   double ratio[G_N_ELEMENTS (counts)];
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     ratio[i] = median_ratio (flowing[0], flowing[i]);
   for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    g_print ("   %4d children   %6.0f MiB/s %5.2fx the 2-child figure  %6.0f MiB/s %5.2fx\n",
+             counts[i], DATA_BYTES / MiB / median (flowing[i]), ratio[i],
+             DATA_BYTES / MiB / median (plain[i]), median_ratio (plain[0], plain[i]));
+  g_print ("\n   throughput / the 2-child figure (each # is 0.025x; | is the 0.8x target)\n");
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
     {
-      double f = median (flowing[i]);
-      g_print ("   %2d children   %6.0f MiB/s   %5.2fx the 2-child figure   start and end: %4.0f ms\n",
-               counts[i], DATA_BYTES / MiB / f, ratio[i], 1000 * median (starting[i]));
+      g_print ("   %4d  ", counts[i]);
+      print_bar (ratio[i], 0.8);
+      g_print ("  %.2fx\n", ratio[i]);
       g_array_unref (flowing[i]);
-      g_array_unref (starting[i]);
+      g_array_unref (plain[i]);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* 7. Starting and ending children */
+
+static void
+starting (void)
+{
+  static const int counts[] = { 2, 64, 1024 };
+  GArray *ours[G_N_ELEMENTS (counts)], *loop[G_N_ELEMENTS (counts)];
+  GArray *exec_loop[G_N_ELEMENTS (counts)];
+  g_autofree char *h = quote (harness);
+
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      ours[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      loop[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      exec_loop[i] = g_array_new (FALSE, FALSE, sizeof (double));
+    }
+  for (int run = 0; run < runs; run++)
+    for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+      {
+        GString *command = g_string_new (NULL);
+        g_string_append_printf (command, "%s -q --wait-all", h);
+        for (int c = 0; c < counts[i]; c++)
+          g_string_append (command, " true");
+        g_autofree char *shell =
+          g_strdup_printf ("bash -c 'for i in $(seq %d); do true & done; wait'", counts[i]);
+        g_autofree char *execing =
+          g_strdup_printf ("bash -c 'for i in $(seq %d); do /bin/true & done; wait'", counts[i]);
+        double s = time_shell (command->str);
+        g_array_append_val (ours[i], s);
+        s = time_shell (shell);
+        g_array_append_val (loop[i], s);
+        s = time_shell (execing);
+        g_array_append_val (exec_loop[i], s);
+        g_string_free (command, TRUE);
+      }
+  g_print ("\n7. Starting and ending N children that exit at once (true), against bash:\n"
+           "   for i in $(seq N); do true & done; wait       (true is bash's own: no exec)\n"
+           "   for i in $(seq N); do /bin/true & done; wait  (each child runs a program)\n\n"
+           "                     pipe-harness   bash, true          bash, /bin/true\n");
+  for (guint i = 0; i < G_N_ELEMENTS (counts); i++)
+    {
+      double ratio = median_ratio (ours[i], loop[i]), exec_ratio = median_ratio (ours[i], exec_loop[i]);
+      g_print ("   %4d children   %6.0f ms      %6.0f ms %5.2fx    %6.0f ms %5.2fx\n",
+               counts[i], 1000 * median (ours[i]), 1000 * median (loop[i]), ratio,
+               1000 * median (exec_loop[i]), exec_ratio);
+      g_array_unref (ours[i]);
+      g_array_unref (loop[i]);
+      g_array_unref (exec_loop[i]);
+    }
+  g_print ("   (the ratios are pipe-harness's time over bash's)\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* 8. A script's expect */
+
+#define EXPECT_LINES 1000000
+#define EXPECT_REPEATS 3
+
+static void
+expect_cost (void)
+{
+  g_autofree char *lines = g_build_filename (cache, "lines-1M.txt", NULL);
+  g_autofree char *script = g_build_filename (cache, "expect-last.pht", NULL);
+  GStatBuf st;
+  if (g_stat (lines, &st) != 0)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+      for (int i = 0; i < EXPECT_LINES; i++)
+        g_string_append_printf (text, "line %d\n", i);
+      if (!g_file_set_contents (lines, text->str, text->len, NULL))
+        g_error ("%s could not be written", lines);
+    }
+  g_autofree char *step = g_strdup_printf ("expect A /^line %d$/\n", EXPECT_LINES - 1);
+  if (!g_file_set_contents (script, step, -1, NULL))
+    g_error ("%s could not be written", script);
+
+  g_autofree char *h = quote (harness);
+  g_autofree char *cat_child = g_strdup_printf ("cat %s", lines);
+  g_autofree char *child = quote (cat_child);
+  g_autofree char *s = quote (script);
+  g_autofree char *relay = g_strdup_printf ("%s -q %s > /dev/null", h, child);
+  g_autofree char *expecting =
+    g_strdup_printf ("%s -q --script %s --exit-after-script %s > /dev/null", h, s, child);
+  g_autoptr (GArray) relay_s = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) expect_s = g_array_new (FALSE, FALSE, sizeof (double));
+  for (int run = 0; run < runs * EXPECT_REPEATS; run++)
+    {
+      double v = time_shell (relay);
+      g_array_append_val (relay_s, v);
+      v = time_shell (expecting);
+      g_array_append_val (expect_s, v);
+    }
+  double ratio = median_ratio (expect_s, relay_s);
+  g_print ("\n8. A script's expect: one child prints 1 M numbered lines, the script waits\n"
+           "   for the last (expect A /^line %d$/, --exit-after-script), into /dev/null\n\n",
+           EXPECT_LINES - 1);
+  g_print ("   relaying the lines, no script   %6.0f ms\n", 1000 * median (relay_s));
+  g_print ("   expect finding the last line    %6.0f ms   %5.2fx the relay\n",
+           1000 * median (expect_s), ratio);
 }
 
 /* ------------------------------------------------------------------ */
@@ -783,17 +929,19 @@ main (int argc, char **argv)
     { "harness", 0, 0, G_OPTION_ARG_FILENAME, &harness, "The pipe-harness to measure", "PATH" },
     { "concurrently", 0, 0, G_OPTION_ARG_FILENAME, &concurrently, "concurrently, to compare with", "PATH" },
     { "flood", 0, 0, G_OPTION_ARG_FILENAME, &flood, "The flooding child of figure 6", "PATH" },
+    { "prefixer", 0, 0, G_OPTION_ARG_FILENAME, &prefixer, "The least line prefixer, for figure 1", "PATH" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &cache, "Where the 256 MiB data file is kept", "DIR" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (default 5)", "N" },
-    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these figures, e.g. 1,3", "LIST" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these figures, e.g. 1,7", "LIST" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- measure pipe-harness against its baselines");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || harness == NULL ||
-      flood == NULL || runs < 1)
+      flood == NULL || prefixer == NULL || runs < 1)
     {
-      g_printerr ("pipe-bench: %s\n", error ? error->message : "--harness and --flood are needed");
+      g_printerr ("pipe-bench: %s\n",
+                  error ? error->message : "--harness, --flood and --prefixer are needed");
       return 2;
     }
   if (cache == NULL)
@@ -802,14 +950,39 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   make_data ();
 
-  describe_machine ();
-  void (*figures[]) (void) = { throughput, round_trip, idle_cost, memory, fairness, scale };
+  void (*figures[]) (void) = { throughput, round_trip, idle_cost, memory,
+                                fairness,   scale,      starting,  expect_cost };
+  gboolean wanted[G_N_ELEMENTS (figures)];
+  g_auto (GStrv) listed = g_strsplit (only != NULL ? only : "", ",", -1);
   for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
+    wanted[i] = only == NULL;
+  for (char **item = listed; *item != NULL; item++)
     {
-      char digit[2] = { (char) ('1' + i), 0 };
-      if (only == NULL || strstr (only, digit) != NULL)
-        figures[i] ();
+      guint64 figure;
+      if (!g_ascii_string_to_unsigned (*item, 10, 1, G_N_ELEMENTS (figures), &figure, NULL))
+        {
+          g_printerr ("pipe-bench: --only: no figure '%s' (1 to %u)\n", *item,
+                      (guint) G_N_ELEMENTS (figures));
+          return 2;
+        }
+      wanted[figure - 1] = TRUE;
     }
+
+  /* A thousand children need more descriptors than the usual soft limit,
+   * as the harness knows: raise it to the hard limit, as it does. */
+  struct rlimit nofile;
+  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max)
+    {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &nofile);
+    }
+
+  /* Line by line, so that nothing waits in our buffer when a child starts. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  describe_machine ();
+  for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
+    if (wanted[i])
+      figures[i] ();
   g_print ("\n");
   return 0;
 }

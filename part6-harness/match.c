@@ -7,7 +7,6 @@
 #include <string.h>
 
 G_DEFINE_QUARK (match-error-quark, match_error)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (pcre2_match_data, pcre2_match_data_free)
 
 /* The cost limit of one match.  Measured on the development machine (2
  * shared cores, PCRE2 10.42), one pattern_match call each, on lines of 300
@@ -36,6 +35,8 @@ struct Pattern {
   char **group_names;       /* distinct, NULL-terminated */
   pcre2_jit_stack *jit_stack; /* NULL when JIT is not available */
   pcre2_match_context *context;
+  pcre2_match_data *match;  /* the ovector of every match, made once: both
+                             * codes have the same groups */
 };
 
 void
@@ -49,6 +50,7 @@ pattern_free (Pattern *pattern)
   g_strfreev (pattern->group_names);
   pcre2_jit_stack_free (pattern->jit_stack);
   pcre2_match_context_free (pattern->context);
+  pcre2_match_data_free (pattern->match);
   g_free (pattern);
 }
 
@@ -165,6 +167,7 @@ pattern_new (const char *source, GError **error)
   gboolean jit = jit_compile (pattern->utf);
   jit = jit_compile (pattern->bytes) && jit;
 
+  pattern->match = pcre2_match_data_create_from_pattern (pattern->utf, NULL);
   pattern->context = pcre2_match_context_create (NULL);
   pcre2_set_depth_limit (pattern->context, MATCH_DEPTH_LIMIT);
   pcre2_set_heap_limit (pattern->context, MATCH_HEAP_LIMIT_KIB);
@@ -223,15 +226,13 @@ pattern_match (const Pattern *pattern, const char *line, gsize len,
   if (line == NULL)
     line = "";
 
-  g_autoptr (pcre2_match_data) match = pcre2_match_data_create_from_pattern (re, NULL);
+  pcre2_match_data *match = pattern->match;
   int rc = pcre2_match (re, (PCRE2_SPTR) line, len, 0, 0, match, pattern->context);
   if (is_utf8_error (rc))
     {
       re = pattern->bytes;
       if (re == NULL)
         return MATCH_NONE;
-      g_clear_pointer (&match, pcre2_match_data_free);
-      match = pcre2_match_data_create_from_pattern (re, NULL);
       rc = pcre2_match (re, (PCRE2_SPTR) line, len, 0, 0, match, pattern->context);
     }
 

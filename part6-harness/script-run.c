@@ -18,15 +18,24 @@
  * then what can wait does, until the next iteration.  (Outside a dispatch,
  * as in a unit test, never.) */
 static gboolean
-over_budget (void)
+over_budget_at (gint64 now)
 {
   GSource *current = g_main_current_source ();
-  return current != NULL && g_get_monotonic_time () - g_source_get_time (current) > SLICE_US;
+  return current != NULL && now - g_source_get_time (current) > SLICE_US;
 }
 
+static gboolean
+over_budget (void)
+{
+  return over_budget_at (g_get_monotonic_time ());
+}
+
+/* One allocation a line, shared by a child's window and its last lines. */
 typedef struct {
-  GBytes *bytes;
   guint64 seq; /* the child's line number, from 0 */
+  guint refs;
+  gsize len;
+  char text[];
 } Line;
 
 typedef struct {
@@ -39,7 +48,9 @@ typedef struct {
   GQueue window;           /* Line: since the last match, oldest first */
   gsize window_bytes;      /* its lines' bytes, each with its newline */
   guint64 window_dropped;  /* lines that left it unsearched (--match-max) */
-  GQueue last;             /* Line: the last LAST_LINES_SHOWN lines */
+  Line *last[LAST_LINES_SHOWN]; /* the last lines, a ring: no allocation a line */
+  guint last_len;          /* how many of them there are */
+  guint last_next;         /* where the next goes */
   guint64 next_seq;
   guint64 consumed_before; /* lines below this number were consumed */
   guint64 checked_before;  /* lines below this number were fail-on checked */
@@ -102,15 +113,22 @@ static void scan (ScriptRunner *r);
 static gsize
 line_weight (const Line *l)
 {
-  return g_bytes_get_size (l->bytes) + 1;
+  return l->len + 1;
 }
 
 static void
 line_free (gpointer data)
 {
   Line *l = data;
-  g_bytes_unref (l->bytes);
-  g_free (l);
+  if (--l->refs == 0)
+    g_free (l);
+}
+
+/* The k-th of a child's last lines, oldest first. */
+static Line *
+last_line (const ChildState *c, guint k)
+{
+  return c->last[(c->last_next + LAST_LINES_SHOWN - c->last_len + k) % LAST_LINES_SHOWN];
 }
 
 static void
@@ -180,7 +198,8 @@ script_runner_free (ScriptRunner *r)
     {
       ChildState *c = &r->children[i];
       g_queue_clear_full (&c->window, line_free);
-      g_queue_clear_full (&c->last, line_free);
+      for (guint k = 0; k < c->last_len; k++)
+        line_free (last_line (c, k));
       clear_fail_on (c);
       g_array_unref (c->fail_on);
       g_free (c->silence_hint);
@@ -225,10 +244,10 @@ describe_end (int status, int term_signal)
 /* A child's line made fit for a one-line report: control bytes and bytes
  * that are not UTF-8 shown as \xNN. */
 static void
-append_printable (GString *out, GBytes *line)
+append_printable (GString *out, const Line *line)
 {
-  gsize len;
-  const char *p = g_bytes_get_data (line, &len);
+  gsize len = line->len;
+  const char *p = line->text;
   const char *end = p + len;
 
   if (len > 200)
@@ -246,8 +265,8 @@ append_printable (GString *out, GBytes *line)
       g_string_append_len (out, p, next - p);
       p = next;
     }
-  if (end < p + len && g_bytes_get_size (line) > 200)
-    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", g_bytes_get_size (line));
+  if (end < p + len && line->len > 200)
+    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", line->len);
 }
 
 static void
@@ -257,9 +276,9 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
   const char *name = r->names[child];
   gboolean any_consumed = FALSE;
 
-  for (GList *l = c->last.head; l != NULL; l = l->next)
-    any_consumed |= ((Line *) l->data)->seq < c->consumed_before;
-  if (c->last.length == 0)
+  for (guint k = 0; k < c->last_len; k++)
+    any_consumed |= last_line (c, k)->seq < c->consumed_before;
+  if (c->last_len == 0)
     g_string_append_printf (report, "\n%s printed nothing%s%s", name,
                             c->silence_hint != NULL ? ": " : "",
                             c->silence_hint != NULL ? c->silence_hint : "");
@@ -268,11 +287,11 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
                             "steps consumed, '|' lines still unmatched):", name);
   else
     g_string_append_printf (report, "\n%s printed last:", name);
-  for (GList *l = c->last.head; l != NULL; l = l->next)
+  for (guint k = 0; k < c->last_len; k++)
     {
-      Line *line = l->data;
+      const Line *line = last_line (c, k);
       g_string_append (report, line->seq < c->consumed_before ? "\n  = " : "\n  | ");
-      append_printable (report, line->bytes);
+      append_printable (report, line);
     }
 }
 
@@ -444,9 +463,11 @@ waiting_on (ScriptRunner *r, guint child, StepKind kind)
 static void
 add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize len)
 {
-  Line *l = g_new (Line, 1);
-  l->bytes = g_bytes_new (text, len);
+  Line *l = g_malloc (sizeof (Line) + len);
   l->seq = c->next_seq++;
+  l->refs = 2; /* the window's and the last lines' */
+  l->len = len;
+  memcpy (l->text, text, len);
   g_queue_push_tail (&c->window, l);
   c->window_bytes += line_weight (l);
 
@@ -469,12 +490,12 @@ add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize l
       line_free (old);
     }
 
-  Line *copy = g_new (Line, 1);
-  copy->bytes = g_bytes_ref (l->bytes);
-  copy->seq = l->seq;
-  g_queue_push_tail (&c->last, copy);
-  if (c->last.length > LAST_LINES_SHOWN)
-    line_free (g_queue_pop_head (&c->last));
+  if (c->last_len == LAST_LINES_SHOWN)
+    line_free (c->last[c->last_next]); /* the oldest */
+  else
+    c->last_len++;
+  c->last[c->last_next] = l;
+  c->last_next = (c->last_next + 1) % LAST_LINES_SHOWN;
 }
 
 /* ------------------------------------------------------------------ */
@@ -556,7 +577,7 @@ static void
 fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, Line *line)
 {
   g_autoptr (GString) shown = g_string_new (NULL);
-  append_printable (shown, line->bytes);
+  append_printable (shown, line);
   fail (r, step, "matching /%s/ costs too much on the line \"%s\" (a regex that "
         "backtracks without end: make it more specific)", pattern_source (pattern),
         shown->str);
@@ -569,15 +590,16 @@ scan (ScriptRunner *r)
 {
   const ScriptStep *step = current_step (r);
   ChildState *c = &r->children[step->child];
-  gint64 start = g_get_monotonic_time ();
+  gint64 start = 0; /* the clock is read once a second line is searched:
+                     * most scans are of the one line just printed */
 
   if (r->scan_idle != 0)
     return; /* a slice is due: it goes on from the cursor */
   while (r->cursor != NULL)
     {
       Line *l = r->cursor->data;
-      gsize len;
-      const char *text = g_bytes_get_data (l->bytes, &len);
+      gsize len = l->len;
+      const char *text = l->text;
       MatchResult bad = MATCH_NONE, good;
 
       r->searched++;
@@ -592,7 +614,7 @@ scan (ScriptRunner *r)
           if (bad == MATCH_FOUND)
             {
               g_autoptr (GString) shown = g_string_new (NULL);
-              append_printable (shown, l->bytes);
+              append_printable (shown, l);
               fail (r, step, "%s printed a line matching the unless pattern /%s/ "
                     "first: \"%s\"", r->names[step->child],
                     pattern_source (r->unless), shown->str);
@@ -615,13 +637,16 @@ scan (ScriptRunner *r)
       if (good == MATCH_FOUND)
         {
           g_autoptr (GString) shown = g_string_new (NULL);
-          append_printable (shown, l->bytes);
+          append_printable (shown, l);
           fail (r, step, "%s printed a line matching /%s/: \"%s\"",
                 r->names[step->child], pattern_source (r->pattern), shown->str);
           return;
         }
       r->cursor = r->cursor->next;
-      if (r->cursor != NULL && (g_get_monotonic_time () - start > SLICE_US || over_budget ()))
+      if (r->cursor != NULL && start == 0)
+        start = g_get_monotonic_time ();
+      else if (r->cursor != NULL && (g_get_monotonic_time () - start > SLICE_US ||
+                                     over_budget_at (start)))
         {
           r->scan_idle = g_idle_add (on_scan_idle, r);
           return;
@@ -999,8 +1024,8 @@ static void
 check_fail_on (ScriptRunner *r, guint child, Line *line)
 {
   ChildState *c = &r->children[child];
-  gsize len;
-  const char *text = g_bytes_get_data (line->bytes, &len);
+  gsize len = line->len;
+  const char *text = line->text;
 
   if (line->seq < c->checked_before)
     return;
@@ -1012,7 +1037,7 @@ check_fail_on (ScriptRunner *r, guint child, Line *line)
       if (m == MATCH_NONE)
         continue;
       g_autoptr (GString) shown = g_string_new (NULL);
-      append_printable (shown, line->bytes);
+      append_printable (shown, line);
       const ScriptStep *step = current_step (r);
       g_autofree char *during = step != NULL
         ? g_strdup_printf (" while line %u ran (%s)", step->line_no, step->source)
@@ -1084,7 +1109,7 @@ script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
         r->lines_idle = g_idle_add (on_lines_idle, r);
       return;
     }
-  check_fail_on (r, child, g_queue_peek_tail (&c->last));
+  check_fail_on (r, child, last_line (c, c->last_len - 1));
   if (waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE))
     scan (r);
 }

@@ -251,6 +251,29 @@ test_since_last_match (void)
   fixture_clear (&f);
 }
 
+/* A failure report shows the child's last five lines, oldest first, however
+ * many came before them. */
+static void
+test_last_lines (void)
+{
+  Fixture f;
+  ScriptRunner *r = runner_new (&f, "expect server /ready/\n"
+                                    "expect server /never/ 50ms\n", 1024);
+  line (r, 0, "ready");
+  for (int i = 1; i <= 7; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("line %d", i);
+      line (r, 0, text);
+    }
+  script_runner_start (r);
+  iterate_until_finished (&f.rec, 2000);
+  assert_failure_starts (&f.rec, "t.script:2: expect server /never/ 50ms: "
+                         "no matching line within 50ms (searched 7 lines)\n"
+                         "server printed last:\n"
+                         "  | line 3\n  | line 4\n  | line 5\n  | line 6\n  | line 7");
+  fixture_clear (&f);
+}
+
 /* Empty lines are lines. */
 static void
 test_empty_line (void)
@@ -719,6 +742,7 @@ main (int argc, char **argv)
   g_test_add_func ("/script-run/capture-and-send", test_capture_and_send);
   g_test_add_func ("/script-run/ready-consumes", test_ready_consumes);
   g_test_add_func ("/script-run/since-last-match", test_since_last_match);
+  g_test_add_func ("/script-run/last-lines", test_last_lines);
   g_test_add_func ("/script-run/empty-line", test_empty_line);
   g_test_add_func ("/script-run/abnormal-end", test_abnormal_end);
   g_test_add_func ("/script-run/expected-end", test_expected_end);
