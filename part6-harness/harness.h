@@ -16,8 +16,10 @@
 
 #include <glib.h>
 
+#include "script.h"
+
 /* A child's name: letters, digits, _ and -, this many at most. */
-#define HARNESS_NAME_MAX 64
+#define HARNESS_NAME_MAX SCRIPT_CHILD_NAME_MAX
 
 /* Exit statuses besides a child's own. */
 #define EXIT_USAGE 2

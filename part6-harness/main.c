@@ -21,16 +21,6 @@
 #include "script.h"
 #include "test-runner.h"
 
-static gboolean
-valid_name (const char *name)
-{
-  if (*name == '\0' || strlen (name) > HARNESS_NAME_MAX)
-    return FALSE;
-  for (const char *p = name; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
-      return FALSE;
-  return TRUE;
-}
 
 /* A, B, …, Z, AA, AB, … */
 static char *
@@ -65,7 +55,7 @@ check_names (HarnessOptions *opt, const char *names, GError **error)
     }
   for (guint i = 0; i < n; i++)
     {
-      if (!valid_name (opt->names[i]))
+      if (!script_valid_child_name (opt->names[i]))
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                        "--names: '%s' is not a name (at most "

@@ -358,28 +358,37 @@ check_expansion (Parser *ps, const char *text, ScriptExpandMode mode,
   return parse_fail (ps, error, "%s", local->message);
 }
 
-static gboolean
-is_blank (char c)
+gboolean
+script_valid_child_name (const char *name)
+{
+  if (*name == '\0' || strlen (name) > SCRIPT_CHILD_NAME_MAX)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+script_is_blank (char c)
 {
   return c == ' ' || c == '\t';
 }
 
-static const char *
-skip_blanks (const char *p)
+const char *
+script_skip_blanks (const char *p)
 {
-  while (is_blank (*p))
+  while (script_is_blank (*p))
     p++;
   return p;
 }
 
-/* Splits off the next blank-separated word of *rest; *rest is left at the
- * blank (or end) after it. */
-static char *
-next_word (const char **rest)
+char *
+script_next_word (const char **rest)
 {
-  const char *start = skip_blanks (*rest);
+  const char *start = script_skip_blanks (*rest);
   const char *end = start;
-  while (*end != '\0' && !is_blank (*end))
+  while (*end != '\0' && !script_is_blank (*end))
     end++;
   *rest = end;
   return g_strndup (start, end - start);
@@ -388,7 +397,7 @@ next_word (const char **rest)
 static gboolean
 expect_end (Parser *ps, const char *rest, const char *after, GError **error)
 {
-  rest = skip_blanks (rest);
+  rest = script_skip_blanks (rest);
   if (*rest != '\0')
     return parse_fail (ps, error, "unexpected '%s' after %s", rest, after);
   return TRUE;
@@ -398,7 +407,7 @@ static gboolean
 parse_child (Parser *ps, const char *keyword, const char **rest, guint *child,
              GError **error)
 {
-  g_autofree char *name = next_word (rest);
+  g_autofree char *name = script_next_word (rest);
   g_autofree char *known = g_strjoinv (", ", (char **) ps->names);
 
   if (*name == '\0')
@@ -428,7 +437,7 @@ static gboolean
 parse_optional_timeout (Parser *ps, const char *rest, gint64 *us,
                         GError **error)
 {
-  g_autofree char *word = next_word (&rest);
+  g_autofree char *word = script_next_word (&rest);
 
   *us = SCRIPT_DEFAULT_TIMEOUT_US;
   if (*word == '\0')
@@ -442,7 +451,7 @@ parse_optional_timeout (Parser *ps, const char *rest, gint64 *us,
 static const char *
 text_after_word (const char *rest)
 {
-  return is_blank (*rest) ? rest + 1 : rest;
+  return script_is_blank (*rest) ? rest + 1 : rest;
 }
 
 /* When a pattern holds ${var}, its named groups are known by compiling it
@@ -462,7 +471,7 @@ static gboolean
 parse_regex (Parser *ps, const char *keyword, const char **rest,
              ScriptRegex *regex, GStrv *groups, GError **error)
 {
-  const char *start = skip_blanks (*rest);
+  const char *start = script_skip_blanks (*rest);
 
   if (*start != '/')
     return parse_fail (ps, error, "%s needs a /REGEX/ here", keyword);
@@ -472,7 +481,7 @@ parse_regex (Parser *ps, const char *keyword, const char **rest,
   if (*end != '/')
     return parse_fail (ps, error, "the regex has no closing '/' (write \\/ "
                        "for a slash inside it)");
-  if (end[1] != '\0' && !is_blank (end[1]))
+  if (end[1] != '\0' && !script_is_blank (end[1]))
     return parse_fail (ps, error, "unexpected '%s' right after the regex "
                        "(options go inside it, like /(?i)abc/)", end + 1);
   *rest = end + 1;
@@ -512,13 +521,13 @@ parse_expect (Parser *ps, ScriptStep *step, const char *rest, GError **error)
   if (!parse_regex (ps, "expect", &rest, &step->regex, &groups, error))
     return FALSE;
   step->timeout_us = SCRIPT_DEFAULT_TIMEOUT_US;
-  g_autofree char *word = next_word (&rest);
+  g_autofree char *word = script_next_word (&rest);
   if (*word != '\0' && strcmp (word, "unless") != 0)
     {
       if (!parse_duration_word (ps, word, &step->timeout_us, error))
         return FALSE;
       g_free (word);
-      word = next_word (&rest);
+      word = script_next_word (&rest);
     }
   if (strcmp (word, "unless") == 0)
     {
@@ -542,7 +551,7 @@ parse_refute (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 {
   if (!parse_regex (ps, "refute", &rest, &step->regex, NULL, error))
     return FALSE;
-  g_autofree char *word = next_word (&rest);
+  g_autofree char *word = script_next_word (&rest);
   if (*word == '\0')
     return parse_fail (ps, error, "refute needs a duration after the regex, "
                        "like 2s: how long no line may match");
@@ -553,8 +562,8 @@ parse_refute (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 static gboolean
 parse_fail_on (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 {
-  const char *p = skip_blanks (rest);
-  if (g_str_has_prefix (p, "none") && (p[4] == '\0' || is_blank (p[4])))
+  const char *p = script_skip_blanks (rest);
+  if (g_str_has_prefix (p, "none") && (p[4] == '\0' || script_is_blank (p[4])))
     return expect_end (ps, p + 4, "none", error);
   if (*p != '/')
     return parse_fail (ps, error, "fail-on needs a /REGEX/, or none to "
@@ -566,7 +575,7 @@ parse_fail_on (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 static gboolean
 parse_sleep (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 {
-  g_autofree char *word = next_word (&rest);
+  g_autofree char *word = script_next_word (&rest);
   if (*word == '\0')
     return parse_fail (ps, error, "sleep needs a duration, like 250ms, 2s or 5");
   return parse_duration_word (ps, word, &step->timeout_us, error) &&
@@ -577,7 +586,7 @@ static gboolean
 parse_signal_step (Parser *ps, ScriptStep *step, const char *rest,
                    GError **error)
 {
-  g_autofree char *word = next_word (&rest);
+  g_autofree char *word = script_next_word (&rest);
   if (*word == '\0')
     return parse_fail (ps, error, "signal needs a signal after the child "
                        "name, like TERM, INT, KILL, HUP, USR1 or 15");
@@ -593,13 +602,13 @@ static gboolean
 parse_wait (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 {
   const char *after_word = rest;
-  g_autofree char *word = next_word (&after_word);
+  g_autofree char *word = script_next_word (&after_word);
 
   step->accept = WAIT_EXIT;
   step->wait_value = 0;
   if (strcmp (word, "exit") == 0)
     {
-      g_autofree char *status = next_word (&after_word);
+      g_autofree char *status = script_next_word (&after_word);
       guint64 value;
       if (!g_ascii_string_to_unsigned (status, 10, 0, 255, &value, NULL))
         return parse_fail (ps, error, "wait %s exit needs a status from 0 "
@@ -609,7 +618,7 @@ parse_wait (Parser *ps, ScriptStep *step, const char *rest, GError **error)
     }
   else if (strcmp (word, "signal") == 0)
     {
-      g_autofree char *name = next_word (&after_word);
+      g_autofree char *name = script_next_word (&after_word);
       step->accept = WAIT_SIGNAL;
       step->wait_value = script_parse_signal (name);
       if (step->wait_value == 0)
@@ -632,7 +641,7 @@ parse_wait (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 static gboolean
 parse_set (Parser *ps, ScriptStep *step, const char *rest, GError **error)
 {
-  step->var = next_word (&rest);
+  step->var = script_next_word (&rest);
   if (*step->var == '\0')
     return parse_fail (ps, error, "set needs a variable name and a value, "
                        "like set user alice");
@@ -650,7 +659,7 @@ static gboolean
 parse_repeat (Parser *ps, ScriptStep *step, guint index, const char *rest,
               GError **error)
 {
-  step->text = next_word (&rest);
+  step->text = script_next_word (&rest);
   if (*step->text == '\0')
     return parse_fail (ps, error, "repeat needs a count, like repeat 3 or "
                        "repeat ${n}");
@@ -693,7 +702,7 @@ parse_step (Parser *ps, ScriptStep *step, guint index, GPtrArray *steps,
             const char *line, GError **error)
 {
   const char *rest = line;
-  g_autofree char *keyword = next_word (&rest);
+  g_autofree char *keyword = script_next_word (&rest);
   static const struct {
     const char *keyword;
     StepKind kind;
@@ -784,7 +793,7 @@ script_parse (const char *path, const char *text, gsize length,
 
       if (len > 0 && line[len - 1] == '\r')
         line[len - 1] = '\0';
-      const char *s = skip_blanks (line);
+      const char *s = script_skip_blanks (line);
       if (*s == '\0' || *s == '#')
         continue;
 

@@ -103,6 +103,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Script, script_free)
  * end). */
 gboolean script_step_has_child (StepKind kind);
 
+/* A child's name: letters, digits, _ and -, this many at most. */
+#define SCRIPT_CHILD_NAME_MAX 64
+gboolean script_valid_child_name (const char *name);
+
+/* The words of a step: blanks are spaces and tabs; script_next_word()
+ * splits off the next word of *rest (newly allocated) and leaves *rest at
+ * the blank or end after it. */
+gboolean script_is_blank (char c);
+const char *script_skip_blanks (const char *p);
+char *script_next_word (const char **rest);
+
 /* "250ms", "2s", "1.5s", "2" → microseconds, within 0 …
  * SCRIPT_MAX_TIMEOUT_US. */
 gboolean script_parse_duration (const char *text, gint64 *us, GError **error);

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "harness.h"
+#include "script.h"
 #include "match.h"
 
 static const char *const header_keywords[] = {
@@ -53,44 +53,19 @@ next_line (LineReader *lines, char **line, const char **start, gboolean *has_nul
   return TRUE;
 }
 
-static gboolean
-is_blank (char c)
-{
-  return c == ' ' || c == '\t';
-}
-
-static const char *
-skip_blanks (const char *p)
-{
-  while (is_blank (*p))
-    p++;
-  return p;
-}
-
-static char *
-next_word (const char **rest)
-{
-  const char *start = skip_blanks (*rest);
-  const char *end = start;
-  while (*end != '\0' && !is_blank (*end))
-    end++;
-  *rest = end;
-  return g_strndup (start, end - start);
-}
-
 /* Whether line (blanks skipped) starts with a header keyword. */
 static gboolean
 is_header_line (const char *line)
 {
   const char *rest = line;
-  g_autofree char *keyword = next_word (&rest);
+  g_autofree char *keyword = script_next_word (&rest);
   return g_strv_contains (header_keywords, keyword);
 }
 
 static gboolean
 is_step_line (const char *line)
 {
-  const char *s = skip_blanks (line);
+  const char *s = script_skip_blanks (line);
   return *s != '\0' && *s != '#' && !is_header_line (s);
 }
 
@@ -100,7 +75,7 @@ static void
 cut_comment (char *text)
 {
   for (char *p = text; *p != '\0'; p++)
-    if (*p == '#' && (p == text || is_blank (p[-1])))
+    if (*p == '#' && (p == text || script_is_blank (p[-1])))
       {
         *p = '\0';
         break;
@@ -140,16 +115,6 @@ header_fail (HeaderParser *hp, GError **error, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-valid_name (const char *name)
-{
-  if (*name == '\0' || strlen (name) > HARNESS_NAME_MAX)
-    return FALSE;
-  for (const char *p = name; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
-      return FALSE;
-  return TRUE;
-}
 
 static gboolean
 valid_variable (const char *name)
@@ -221,15 +186,15 @@ lookup_command_var (const char *name, gpointer data)
 static gboolean
 parse_child_line (HeaderParser *hp, const char *rest, GError **error)
 {
-  g_autofree char *name = next_word (&rest);
-  const char *command = skip_blanks (rest);
+  g_autofree char *name = script_next_word (&rest);
+  const char *command = script_skip_blanks (rest);
 
   if (*name == '\0' || *command == '\0')
     return header_fail (hp, error, "child needs a name and a command "
                         "(child NAME COMMAND)");
-  if (!valid_name (name))
+  if (!script_valid_child_name (name))
     return header_fail (hp, error, "'%s' is not a child name (at most "
-                        G_STRINGIFY (HARNESS_NAME_MAX) " letters, digits, _ "
+                        G_STRINGIFY (SCRIPT_CHILD_NAME_MAX) " letters, digits, _ "
                         "and -)", name);
   if (has_string (hp->names, name))
     return header_fail (hp, error, "there is already a child named '%s'", name);
@@ -242,8 +207,8 @@ parse_child_line (HeaderParser *hp, const char *rest, GError **error)
 static gboolean
 parse_ready_line (HeaderParser *hp, const char *rest, GError **error)
 {
-  g_autofree char *name = next_word (&rest);
-  const char *start = skip_blanks (rest);
+  g_autofree char *name = script_next_word (&rest);
+  const char *start = script_skip_blanks (rest);
 
   if (*name == '\0')
     return header_fail (hp, error, "ready needs a child name and a /REGEX/");
@@ -327,7 +292,7 @@ parse_timeout_line (HeaderParser *hp, const char *rest, GError **error)
 static gboolean
 parse_env_line (HeaderParser *hp, const char *rest, GError **error)
 {
-  g_autofree char *var = next_word (&rest);
+  g_autofree char *var = script_next_word (&rest);
   g_autoptr (GString) value = g_string_new (NULL);
   g_autoptr (GError) local = NULL;
 
@@ -336,7 +301,7 @@ parse_env_line (HeaderParser *hp, const char *rest, GError **error)
   if (!valid_variable (var))
     return header_fail (hp, error, "'%s' is not a variable name (a letter or _, "
                         "then letters, digits, _)", var);
-  if (!script_expand (is_blank (*rest) ? rest + 1 : rest, EXPAND_PLAIN,
+  if (!script_expand (script_is_blank (*rest) ? rest + 1 : rest, EXPAND_PLAIN,
                       lookup_env_line, hp, value, &local))
     return header_fail (hp, error, "%s", local->message);
   g_ptr_array_add (hp->env, g_strdup_printf ("%s=%s", var, value->str));
@@ -380,7 +345,7 @@ static gboolean
 parse_header_line (HeaderParser *hp, const char *line, GError **error)
 {
   const char *rest = line;
-  g_autofree char *keyword = next_word (&rest);
+  g_autofree char *keyword = script_next_word (&rest);
 
   if (strcmp (keyword, "child") == 0)
     return parse_child_line (hp, rest, error);
@@ -451,8 +416,8 @@ test_file_parse (const char *path, const char *text, gsize length, GError **erro
         ok = header_fail (&hp, error, "the line holds a NUL byte");
       else if (is_step_line (owned))
         break;
-      else if (is_header_line (skip_blanks (owned)))
-        ok = parse_header_line (&hp, skip_blanks (owned), error);
+      else if (is_header_line (script_skip_blanks (owned)))
+        ok = parse_header_line (&hp, script_skip_blanks (owned), error);
     }
   if (ok && hp.names->len == 0)
     ok = header_fail (&hp, error, "the test runs no child: its header needs a "
@@ -513,12 +478,12 @@ test_file_parse_steps (const char *path, const char *text, gsize length,
         steps = start;
       else if (steps == text + length)
         header_lines++;
-      else if (!has_nul && is_header_line (skip_blanks (owned)))
+      else if (!has_nul && is_header_line (script_skip_blanks (owned)))
         {
           g_set_error (error, SCRIPT_ERROR, 0, "%s:%u: '%s' is a header line: "
                        "header lines (child, ready, hold, pty, shell, timeout, "
                        "env) come before the first step", path, lines.line_no,
-                       skip_blanks (owned));
+                       script_skip_blanks (owned));
           return NULL;
         }
     }
