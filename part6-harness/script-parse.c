@@ -143,8 +143,8 @@ script_signal_name (int signum)
 /* ------------------------------------------------------------------ */
 /* ${var} expansion */
 
-static gboolean
-is_variable_name (const char *name, gsize len)
+gboolean
+script_is_variable_name (const char *name, gsize len)
 {
   if (len == 0 || !(g_ascii_isalpha (name[0]) || name[0] == '_'))
     return FALSE;
@@ -247,7 +247,7 @@ script_expand (const char *text, ScriptExpandMode mode,
           return FALSE;
         }
       g_autofree char *var = g_strndup (name, close - name);
-      if (!is_variable_name (var, close - name))
+      if (!script_is_variable_name (var, close - name))
         {
           g_set_error (error, SCRIPT_ERROR, 0,
                        "'${%s}' is not a variable name (a letter or _, then "
@@ -645,7 +645,7 @@ parse_set (Parser *ps, ScriptStep *step, const char *rest, GError **error)
   if (*step->var == '\0')
     return parse_fail (ps, error, "set needs a variable name and a value, "
                        "like set user alice");
-  if (!is_variable_name (step->var, strlen (step->var)))
+  if (!script_is_variable_name (step->var, strlen (step->var)))
     return parse_fail (ps, error, "'%s' is not a variable name (a letter or _, "
                        "then letters, digits, _)", step->var);
   step->text = g_strdup (text_after_word (rest));

@@ -106,6 +106,8 @@ gboolean script_step_has_child (StepKind kind);
 /* A child's name: letters, digits, _ and -, this many at most. */
 #define SCRIPT_CHILD_NAME_MAX 64
 gboolean script_valid_child_name (const char *name);
+/* A variable's name: a letter or _, then letters, digits and _. */
+gboolean script_is_variable_name (const char *name, gsize len);
 
 /* The words of a step: blanks are spaces and tabs; script_next_word()
  * splits off the next word of *rest (newly allocated) and leaves *rest at

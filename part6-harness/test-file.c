@@ -115,18 +115,6 @@ header_fail (HeaderParser *hp, GError **error, const char *format, ...)
   return FALSE;
 }
 
-
-static gboolean
-valid_variable (const char *name)
-{
-  if (!g_ascii_isalpha (*name) && *name != '_')
-    return FALSE;
-  for (const char *p = name + 1; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_')
-      return FALSE;
-  return TRUE;
-}
-
 static gboolean
 has_string (GPtrArray *array, const char *text)
 {
@@ -298,7 +286,7 @@ parse_env_line (HeaderParser *hp, const char *rest, GError **error)
 
   if (*var == '\0')
     return header_fail (hp, error, "env needs a variable and a value (env VAR VALUE)");
-  if (!valid_variable (var))
+  if (!script_is_variable_name (var, strlen (var)))
     return header_fail (hp, error, "'%s' is not a variable name (a letter or _, "
                         "then letters, digits, _)", var);
   if (!script_expand (script_is_blank (*rest) ? rest + 1 : rest, EXPAND_PLAIN,
