@@ -1,6 +1,8 @@
 /* console: routing lines typed on the harness's stdin; see console.h. */
 #include "console.h"
 
+#include "fd-watch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -178,7 +180,7 @@ watch_background (Console *c)
         }
     }
   if (c->background_watch == 0)
-    c->background_watch = g_unix_fd_add (c->background_epoll, G_IO_IN,
+    c->background_watch = fd_watch_add (c->background_epoll, G_IO_IN,
                                          on_background_input, c);
 }
 
@@ -196,7 +198,7 @@ console_check_foreground (Console *c)
     }
   g_clear_handle_id (&c->background_watch, g_source_remove);
   if (c->watch == 0)
-    c->watch = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readable, c);
+    c->watch = fd_watch_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin_readable, c);
 }
 
 void

@@ -1,6 +1,8 @@
 /* input: queueing bytes for a child's stdin; see input.h. */
 #include "input.h"
 
+#include "fd-watch.h"
+
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -137,7 +139,7 @@ update_fifo_watch (ChildInput *in)
   gboolean want = in->fifo_enabled && in->fifo.read_fd >= 0 &&
                   (in->closed || in->queue->len < INPUT_QUEUE_LIMIT);
   if (want && in->fifo_watch == 0)
-    in->fifo_watch = g_unix_fd_add (in->fifo.read_fd, G_IO_IN, on_fifo_readable, in);
+    in->fifo_watch = fd_watch_add (in->fifo.read_fd, G_IO_IN, on_fifo_readable, in);
   else if (!want)
     g_clear_handle_id (&in->fifo_watch, g_source_remove);
 }
@@ -190,7 +192,7 @@ finish_close (ChildInput *in)
 {
   if (in->stdin_is_pty && !send_terminal_eof (in))
     {
-      in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
+      in->stdin_watch = fd_watch_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
       return;
     }
   in->close_pending = FALSE;
@@ -294,7 +296,7 @@ write_queue (ChildInput *in)
           g_byte_array_remove_range (in->queue, 0, n);
         }
       else if (n < 0 && errno == EAGAIN)
-        in->stdin_watch = g_unix_fd_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
+        in->stdin_watch = fd_watch_add (in->stdin_fd, G_IO_OUT, on_stdin_writable, in);
       else if (n < 0 && errno != EINTR)
         {
           report_error ("%s stopped reading its input (%s); %u bytes were "

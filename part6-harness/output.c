@@ -2,6 +2,8 @@
  * see output.h. */
 #include "output.h"
 
+#include "fd-watch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -27,7 +29,7 @@
 #define COPY_LINE_MAX 512
 /* The staging buffer: a batch of short lines, written in one piece.  With
  * --json it holds whole JSON lines, so it must fit a few of the longest. */
-#define STAGE_SIZE (256 * 1024)
+#define STAGE_SIZE (512 * 1024)
 #define STAGE_SIZE_JSON (2 * 1024 * 1024)
 #define STDOUT_PIPE_SIZE (1024 * 1024)
 /* JSON records of input and events waiting while stdout is blocked; beyond
@@ -277,7 +279,7 @@ on_log_writable (int fd, GIOCondition condition, gpointer data)
   (void) condition;
   o->log_watch = 0;
   if (!write_log (o))
-    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+    o->log_watch = fd_watch_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
   return G_SOURCE_REMOVE;
 }
 
@@ -286,7 +288,7 @@ static void
 flush_log (Output *o)
 {
   if (o->log_watch == 0 && !write_log (o))
-    o->log_watch = g_unix_fd_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
+    o->log_watch = fd_watch_add (o->format.log_fd, G_IO_OUT, on_log_writable, o);
 }
 
 /* At the end: the backlog gets a short while to go out, then what is left
@@ -596,7 +598,7 @@ write_batch (Output *o)
             continue;
           if (errno == EAGAIN)
             {
-              o->writable_watch = g_unix_fd_add (o->fd, G_IO_OUT, on_stdout_writable, o);
+              o->writable_watch = fd_watch_add (o->fd, G_IO_OUT, on_stdout_writable, o);
               return FALSE;
             }
           close_output (o, errno);

@@ -1,6 +1,8 @@
 /* signals: catching signals through a self-pipe; see signals.h. */
 #include "signals.h"
 
+#include "fd-watch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -98,7 +100,7 @@ signals_start (SignalFunc func, gpointer data)
     }
   /* Whatever mask we were started with, what we catch is let through. */
   sigprocmask (SIG_UNBLOCK, &caught, NULL);
-  watch = g_unix_fd_add (signal_pipe[0], G_IO_IN, on_pipe_readable, NULL);
+  watch = fd_watch_add (signal_pipe[0], G_IO_IN, on_pipe_readable, NULL);
 }
 
 void

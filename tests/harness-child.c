@@ -44,6 +44,8 @@
  *                                  wait for EOF
  *   harness-child repeat N TEXT    TEXT as a line N times (0: for ever), then
  *                                  wait for EOF
+ *   harness-child fds              print "fds" and each descriptor it was
+ *                                  started with, then wait for EOF
  *   harness-child signals          print "pid N", then "got SIG" for each
  *                                  SIGHUP, SIGINT, SIGUSR1, SIGUSR2
  *   harness-child chaos SEED echo|quiet exit N|signal N
@@ -62,6 +64,7 @@
  *
  * Output is written with write(2), so nothing waits in a stdio buffer.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -280,6 +283,27 @@ prompt (long delay_us)
       snprintf (answer, sizeof answer, "answer %s\n", line);
       say (answer);
     }
+}
+
+/* "fds 0 1 2": the descriptors open, but the one listing them. */
+static void
+open_fds (void)
+{
+  char line[4096] = "fds";
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *e;
+  if (dir == NULL)
+    exit (1);
+  while ((e = readdir (dir)) != NULL)
+    if (e->d_name[0] != '.' && atoi (e->d_name) != dirfd (dir) &&
+        strlen (line) + strlen (e->d_name) + 2 < sizeof line)
+      {
+        strcat (line, " ");
+        strcat (line, e->d_name);
+      }
+  closedir (dir);
+  strcat (line, "\n");
+  say (line);
 }
 
 static void
@@ -655,6 +679,11 @@ main (int argc, char **argv)
       for (long i = 0; n == 0 || i < n; i++)
         write_all (line, len + 1);
       free (line);
+      wait_for_eof ();
+    }
+  else if (strcmp (mode, "fds") == 0)
+    {
+      open_fds ();
       wait_for_eof ();
     }
   else if (strcmp (mode, "signals") == 0)

@@ -393,6 +393,28 @@ test_lifecycle_grandchild (void)
   run_clear (&run);
 }
 
+/* A child starts with its stdin, stdout and stderr only: not the
+ * descriptors the harness holds for itself or for the children before it,
+ * nor one the harness was given without close-on-exec (7, here). */
+static void
+test_lifecycle_descriptors (void)
+{
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *script = g_strdup_printf (
+    "cd '%s' && printf 'expect B /^fds/\\n' > t.script && exec 7</dev/null && "
+    "XDG_RUNTIME_DIR='%s' exec '%s' --script t.script --exit-after-script "
+    "'%s idle' '%s fds' 2>/dev/null",
+    tmp, tmp, PIPE_HARNESS, HARNESS_CHILD, HARNESS_CHILD);
+  const char *argv[] = { "/bin/bash", "-c", script, NULL };
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "B: fds 0 1 2\n"));
+  g_autofree char *script_file = g_build_filename (tmp, "t.script", NULL);
+  g_unlink (script_file);
+  assert_folder_holds (tmp, NULL);
+}
+
 /* The children's last words on SIGTERM are read too. */
 static void
 test_lifecycle_output_after_sigterm (void)
@@ -884,6 +906,7 @@ main (int argc, char **argv)
   g_test_add_func ("/harness/lifecycle/wait-all", test_lifecycle_wait_all);
   g_test_add_func ("/harness/lifecycle/kill-timeout", test_lifecycle_kill_timeout);
   g_test_add_func ("/harness/lifecycle/grandchild", test_lifecycle_grandchild);
+  g_test_add_func ("/harness/lifecycle/descriptors", test_lifecycle_descriptors);
   g_test_add_func ("/harness/lifecycle/output-after-sigterm", test_lifecycle_output_after_sigterm);
   g_test_add_func ("/harness/lifecycle/signals", test_lifecycle_signals);
   g_test_add_func ("/harness/lifecycle/stdout-closed", test_lifecycle_stdout_closed);
