@@ -45,3 +45,8 @@ const char *const *pattern_group_names (const Pattern *pattern);
  * strings; the table must free both). */
 MatchResult pattern_match (const Pattern *pattern, const char *line, gsize len,
                            GHashTable *captures);
+/* The same, saying whether the match took long: one that does not takes at
+ * most a few microseconds, plus up to about 3 ns a byte of its line; one
+ * that does may take up to the cost limit, a few milliseconds. */
+MatchResult pattern_match_timed (const Pattern *pattern, const char *line, gsize len,
+                                 GHashTable *captures, gboolean *took_long);

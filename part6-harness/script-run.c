@@ -30,13 +30,20 @@ over_budget (void)
   return over_budget_at (g_get_monotonic_time ());
 }
 
-/* One allocation a line, shared by a child's window and its last lines. */
+/* Reading the clock costs about as much as relaying a line, so it is not
+ * read for every line: only once the matching done since it was last read
+ * could have taken this many quick matches' time (pattern_match_timed():
+ * a few microseconds each, so well under a millisecond in all), and after
+ * every match that took long. */
+#define CLOCK_READ_WORK 100
+/* A match's work: one, plus one for each this many bytes of its line. */
+#define WORK_BYTES 1024
+
+/* A kept line's text, valid until the child's next line is kept. */
 typedef struct {
-  guint64 seq; /* the child's line number, from 0 */
-  guint refs;
+  const char *text;
   gsize len;
-  char text[];
-} Line;
+} LineText;
 
 typedef struct {
   Pattern *pattern;        /* owned when compiled from a pattern with ${var} */
@@ -44,14 +51,23 @@ typedef struct {
   const ScriptStep *step;  /* the fail-on step */
 } FailOn;
 
+/* A child's lines are numbered from 0.  Those kept (its window, and its
+ * last lines for failure reports, consumed or not) lie in one buffer of
+ * text, back to back without their newlines, and one array of where each
+ * starts, oldest first.  A new line is appended; the lines no longer kept
+ * are cut off the front only when they take more room than those that are
+ * (so each byte is moved at most once on average), so that keeping a line
+ * allocates nothing. */
 typedef struct {
-  GQueue window;           /* Line: since the last match, oldest first */
-  gsize window_bytes;      /* its lines' bytes, each with its newline */
+  char *text;              /* the kept lines' bytes */
+  gsize text_len, text_size;
+  guint64 text_at;         /* where text[0] is in all the child printed */
+  guint64 *line_at;        /* where each kept line starts in all of it */
+  gsize n_lines, lines_size;
+  guint64 first_seq;       /* the number of line_at[0]'s line */
+  guint64 window_seq;      /* the window is the lines from this one on: those
+                            * since the last match, at most match_max bytes */
   guint64 window_dropped;  /* lines that left it unsearched (--match-max) */
-  Line *last[LAST_LINES_SHOWN]; /* the last lines, a ring: no allocation a line */
-  guint last_len;          /* how many of them there are */
-  guint last_next;         /* where the next goes */
-  guint64 next_seq;
   guint64 consumed_before; /* lines below this number were consumed */
   guint64 checked_before;  /* lines below this number were fail-on checked */
   GArray *fail_on;         /* FailOn */
@@ -96,39 +112,75 @@ struct ScriptRunner {
   guint advance_idle; /* a long run of steps goes on in the next iteration */
   guint lines_idle;   /* lines that came while the loop was busy, processed
                        * in the next iteration */
+  const ScriptStep *searching; /* the expect or refute step that waits */
   Pattern *pattern;  /* expect, refute: owned when compiled here */
   Pattern *unless;
   gboolean pattern_owned, unless_owned;
-  GList *cursor;     /* the next window line to search, NULL: none yet */
+  guint64 cursor;    /* the next line to search (below the window's first:
+                      * from that one) */
   guint64 searched;
+  guint match_work;  /* since the clock was last read: see CLOCK_READ_WORK */
   char *blocked;     /* send, write: why it waits */
 };
 
 static void advance (ScriptRunner *r);
-static void check_fail_on (ScriptRunner *r, guint child, Line *line);
+static void check_fail_on (ScriptRunner *r, guint child, guint64 seq);
 static void scan (ScriptRunner *r);
 
-/* What a line weighs in a window: its bytes and its newline, so that a
+/* The number the child's next line will have. */
+static inline guint64
+next_seq (const ChildState *c)
+{
+  return c->first_seq + c->n_lines;
+}
+
+static inline LineText
+kept_line (const ChildState *c, guint64 seq)
+{
+  gsize i = (gsize) (seq - c->first_seq);
+  guint64 end = i + 1 < c->n_lines ? c->line_at[i + 1] : c->text_at + c->text_len;
+  return (LineText) { c->text + (c->line_at[i] - c->text_at), (gsize) (end - c->line_at[i]) };
+}
+
+/* How many last lines a failure report shows. */
+static guint
+last_lines (const ChildState *c)
+{
+  return (guint) MIN (next_seq (c), LAST_LINES_SHOWN);
+}
+
+/* The window's bytes: each line weighs its bytes and its newline, so that a
  * flood of empty lines fills the window too. */
 static gsize
-line_weight (const Line *l)
+window_bytes (const ChildState *c)
 {
-  return l->len + 1;
+  guint64 end = next_seq (c);
+  if (c->window_seq == end)
+    return 0;
+  guint64 first_at = c->line_at[c->window_seq - c->first_seq];
+  return (gsize) (c->text_at + c->text_len - first_at + (end - c->window_seq));
 }
 
-static void
-line_free (gpointer data)
+/* Whether the matching done since the clock was last read calls for
+ * reading it again (then the count starts over). */
+static gboolean
+clock_due (ScriptRunner *r)
 {
-  Line *l = data;
-  if (--l->refs == 0)
-    g_free (l);
+  if (r->match_work < CLOCK_READ_WORK)
+    return FALSE;
+  r->match_work = 0;
+  return TRUE;
 }
 
-/* The k-th of a child's last lines, oldest first. */
-static Line *
-last_line (const ChildState *c, guint k)
+/* pattern_match(), counting its work for clock_due(). */
+static MatchResult
+match_line (ScriptRunner *r, const Pattern *pattern, LineText line, GHashTable *captures)
 {
-  return c->last[(c->last_next + LAST_LINES_SHOWN - c->last_len + k) % LAST_LINES_SHOWN];
+  gboolean took_long;
+  MatchResult m = pattern_match_timed (pattern, line.text, line.len, captures, &took_long);
+  r->match_work += took_long ? CLOCK_READ_WORK : 1 + (guint) MIN (line.len / WORK_BYTES,
+                                                                  CLOCK_READ_WORK);
+  return m;
 }
 
 static void
@@ -175,6 +227,7 @@ static void
 end_wait (ScriptRunner *r)
 {
   r->waiting = FALSE;
+  r->searching = NULL;
   g_clear_handle_id (&r->timer, g_source_remove);
   g_clear_handle_id (&r->scan_idle, g_source_remove);
   if (r->pattern_owned)
@@ -183,7 +236,7 @@ end_wait (ScriptRunner *r)
     g_clear_pointer (&r->unless, pattern_free);
   r->pattern = r->unless = NULL;
   r->pattern_owned = r->unless_owned = FALSE;
-  r->cursor = NULL;
+  r->cursor = 0;
   r->searched = 0;
   g_clear_pointer (&r->blocked, g_free);
 }
@@ -197,9 +250,8 @@ script_runner_free (ScriptRunner *r)
   for (guint i = 0; i < r->n_children; i++)
     {
       ChildState *c = &r->children[i];
-      g_queue_clear_full (&c->window, line_free);
-      for (guint k = 0; k < c->last_len; k++)
-        line_free (last_line (c, k));
+      g_free (c->text);
+      g_free (c->line_at);
       clear_fail_on (c);
       g_array_unref (c->fail_on);
       g_free (c->silence_hint);
@@ -244,10 +296,10 @@ describe_end (int status, int term_signal)
 /* A child's line made fit for a one-line report: control bytes and bytes
  * that are not UTF-8 shown as \xNN. */
 static void
-append_printable (GString *out, const Line *line)
+append_printable (GString *out, LineText line)
 {
-  gsize len = line->len;
-  const char *p = line->text;
+  gsize len = line.len;
+  const char *p = line.text;
   const char *end = p + len;
 
   if (len > 200)
@@ -265,8 +317,8 @@ append_printable (GString *out, const Line *line)
       g_string_append_len (out, p, next - p);
       p = next;
     }
-  if (end < p + len && line->len > 200)
-    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", line->len);
+  if (end < p + len && line.len > 200)
+    g_string_append_printf (out, "… (%" G_GSIZE_FORMAT " bytes)", line.len);
 }
 
 static void
@@ -274,11 +326,11 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
 {
   ChildState *c = &r->children[child];
   const char *name = r->names[child];
-  gboolean any_consumed = FALSE;
+  guint shown = last_lines (c);
+  guint64 first = next_seq (c) - shown;
+  gboolean any_consumed = shown > 0 && first < c->consumed_before;
 
-  for (guint k = 0; k < c->last_len; k++)
-    any_consumed |= last_line (c, k)->seq < c->consumed_before;
-  if (c->last_len == 0)
+  if (shown == 0)
     g_string_append_printf (report, "\n%s printed nothing%s%s", name,
                             c->silence_hint != NULL ? ": " : "",
                             c->silence_hint != NULL ? c->silence_hint : "");
@@ -287,11 +339,10 @@ append_last_lines (ScriptRunner *r, GString *report, guint child)
                             "steps consumed, '|' lines still unmatched):", name);
   else
     g_string_append_printf (report, "\n%s printed last:", name);
-  for (guint k = 0; k < c->last_len; k++)
+  for (guint64 seq = first; seq < next_seq (c); seq++)
     {
-      const Line *line = last_line (c, k);
-      g_string_append (report, line->seq < c->consumed_before ? "\n  = " : "\n  | ");
-      append_printable (report, line);
+      g_string_append (report, seq < c->consumed_before ? "\n  = " : "\n  | ");
+      append_printable (report, kept_line (c, seq));
     }
 }
 
@@ -435,21 +486,13 @@ resolve (ScriptRunner *r, const ScriptStep *step, const ScriptRegex *regex,
 /* ------------------------------------------------------------------ */
 /* Windows */
 
-/* Every line up to and including upto (NULL: all) is consumed. */
+/* The lines below before are consumed: they leave the window. */
 static void
-consume (ChildState *c, Line *upto)
+consume (ChildState *c, guint64 before)
 {
-  c->consumed_before = upto != NULL ? upto->seq + 1 : c->next_seq;
+  c->consumed_before = before;
+  c->window_seq = before;
   c->window_dropped = 0;
-  while (c->window.length > 0)
-    {
-      Line *l = g_queue_pop_head (&c->window);
-      gboolean last = l == upto;
-      c->window_bytes -= line_weight (l);
-      line_free (l);
-      if (last)
-        break;
-    }
 }
 
 static gboolean
@@ -460,42 +503,77 @@ waiting_on (ScriptRunner *r, guint child, StepKind kind)
          script_step_has_child (step->kind) && step->child == child;
 }
 
+/* Room for len more bytes of text; the lines from keep on are kept. */
 static void
-add_line (ScriptRunner *r, ChildState *c, guint child, const char *text, gsize len)
+make_text_room (ChildState *c, guint64 keep, gsize len)
 {
-  Line *l = g_malloc (sizeof (Line) + len);
-  l->seq = c->next_seq++;
-  l->refs = 2; /* the window's and the last lines' */
-  l->len = len;
-  memcpy (l->text, text, len);
-  g_queue_push_tail (&c->window, l);
-  c->window_bytes += line_weight (l);
+  gsize dead = keep < next_seq (c)
+    ? (gsize) (c->line_at[keep - c->first_seq] - c->text_at) : c->text_len;
+  gsize live = c->text_len - dead;
 
-  gboolean scanning = waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE);
-  if (scanning && r->cursor == NULL)
-    r->cursor = c->window.tail;
-  /* The oldest lines leave a full window, but never the newest. */
-  while (c->window_bytes > r->match_max && c->window.length > 1)
+  if (dead > 0 && dead >= live)
     {
+      memmove (c->text, c->text + dead, live);
+      c->text_at += dead;
+      c->text_len = live;
+    }
+  if (c->text_size - c->text_len < len)
+    {
+      c->text_size = MAX (MAX (2 * c->text_size, c->text_len + len), 4096);
+      c->text = g_realloc (c->text, c->text_size);
+    }
+}
+
+/* Room for one more line's start; the lines from keep on are kept. */
+static void
+make_line_room (ChildState *c, guint64 keep)
+{
+  gsize dead = (gsize) (keep - c->first_seq);
+  gsize live = c->n_lines - dead;
+
+  if (dead > 0 && dead >= live)
+    {
+      memmove (c->line_at, c->line_at + dead, live * sizeof *c->line_at);
+      c->first_seq = keep;
+      c->n_lines = live;
+    }
+  if (c->n_lines == c->lines_size)
+    {
+      c->lines_size = MAX (2 * c->lines_size, 256);
+      c->line_at = g_renew (guint64, c->line_at, c->lines_size);
+    }
+}
+
+/* scanning: the waiting step searches this child's window. */
+static void
+add_line (ScriptRunner *r, guint child, const char *text, gsize len, gboolean scanning)
+{
+  ChildState *c = &r->children[child];
+  /* Kept: the window, and the last lines once this one is added. */
+  guint64 keep = MIN (c->window_seq, next_seq (c) + 1 - MIN (next_seq (c) + 1,
+                                                            LAST_LINES_SHOWN));
+  if (c->text_size - c->text_len < len)
+    make_text_room (c, keep, len);
+  if (c->n_lines == c->lines_size)
+    make_line_room (c, keep);
+  memcpy (c->text + c->text_len, text, len);
+  c->line_at[c->n_lines++] = c->text_at + c->text_len;
+  c->text_len += len;
+
+  /* The oldest lines leave a full window, but never the newest. */
+  gsize bytes = window_bytes (c);
+  while (bytes > r->match_max && c->window_seq + 1 < next_seq (c))
+    {
+      guint64 seq = c->window_seq;
       /* Unsearched: no step searches this window, or it has not come to
        * this line yet. */
-      if (!scanning || r->cursor == c->window.head)
+      if (!scanning || r->cursor <= seq)
         c->window_dropped++;
-      if (scanning && r->cursor == c->window.head)
-        r->cursor = r->cursor->next;
-      Line *old = g_queue_pop_head (&c->window);
       if (c->fail_on->len > 0 && r->running)
-        check_fail_on (r, child, old); /* before it is gone */
-      c->window_bytes -= line_weight (old);
-      line_free (old);
+        check_fail_on (r, child, seq); /* before it is gone */
+      bytes -= kept_line (c, seq).len + 1;
+      c->window_seq++;
     }
-
-  if (c->last_len == LAST_LINES_SHOWN)
-    line_free (c->last[c->last_next]); /* the oldest */
-  else
-    c->last_len++;
-  c->last[c->last_next] = l;
-  c->last_next = (c->last_next + 1) % LAST_LINES_SHOWN;
 }
 
 /* ------------------------------------------------------------------ */
@@ -574,7 +652,7 @@ on_scan_idle (gpointer data)
 }
 
 static void
-fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, Line *line)
+fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, LineText line)
 {
   g_autoptr (GString) shown = g_string_new (NULL);
   append_printable (shown, line);
@@ -588,24 +666,22 @@ fail_costly (ScriptRunner *r, const ScriptStep *step, const Pattern *pattern, Li
 static void
 scan (ScriptRunner *r)
 {
-  const ScriptStep *step = current_step (r);
+  const ScriptStep *step = r->searching;
   ChildState *c = &r->children[step->child];
-  gint64 start = 0; /* the clock is read once a second line is searched:
-                     * most scans are of the one line just printed */
+  gint64 start = 0; /* when the scan first read the clock */
 
   if (r->scan_idle != 0)
     return; /* a slice is due: it goes on from the cursor */
-  while (r->cursor != NULL)
+  r->cursor = MAX (r->cursor, c->window_seq);
+  while (r->cursor < next_seq (c))
     {
-      Line *l = r->cursor->data;
-      gsize len = l->len;
-      const char *text = l->text;
+      LineText l = kept_line (c, r->cursor);
       MatchResult bad = MATCH_NONE, good;
 
       r->searched++;
       if (r->unless != NULL)
         {
-          bad = pattern_match (r->unless, text, len, NULL);
+          bad = match_line (r, r->unless, l, NULL);
           if (bad == MATCH_TOO_COSTLY)
             {
               fail_costly (r, step, r->unless, l);
@@ -621,8 +697,7 @@ scan (ScriptRunner *r)
               return;
             }
         }
-      good = pattern_match (r->pattern, text, len,
-                            step->kind == STEP_EXPECT ? r->vars : NULL);
+      good = match_line (r, r->pattern, l, step->kind == STEP_EXPECT ? r->vars : NULL);
       if (good == MATCH_TOO_COSTLY)
         {
           fail_costly (r, step, r->pattern, l);
@@ -630,7 +705,7 @@ scan (ScriptRunner *r)
         }
       if (good == MATCH_FOUND && step->kind == STEP_EXPECT)
         {
-          consume (c, l);
+          consume (c, r->cursor + 1);
           step_done (r);
           return;
         }
@@ -642,14 +717,19 @@ scan (ScriptRunner *r)
                 r->names[step->child], pattern_source (r->pattern), shown->str);
           return;
         }
-      r->cursor = r->cursor->next;
-      if (r->cursor != NULL && start == 0)
-        start = g_get_monotonic_time ();
-      else if (r->cursor != NULL && (g_get_monotonic_time () - start > SLICE_US ||
-                                     over_budget_at (start)))
+      r->cursor++;
+      if (r->cursor < next_seq (c) && clock_due (r))
         {
-          r->scan_idle = g_idle_add (on_scan_idle, r);
-          return;
+          /* A slice of this scan (the only bound outside a dispatch), or
+           * of the dispatch it runs in. */
+          gint64 now = g_get_monotonic_time ();
+          if (start == 0)
+            start = now;
+          if (now - start > SLICE_US || over_budget_at (now))
+            {
+              r->scan_idle = g_idle_add (on_scan_idle, r);
+              return;
+            }
         }
     }
   if (step->kind == STEP_EXPECT && c->ended)
@@ -718,7 +798,8 @@ run_search (ScriptRunner *r, const ScriptStep *step)
         return FALSE;
     }
   wait_for (r, step, TRUE);
-  r->cursor = c->window.head;
+  r->searching = step;
+  r->cursor = c->window_seq;
   scan (r);
   return FALSE; /* advance() goes on from step_done() */
 }
@@ -738,7 +819,7 @@ run_fail_on (ScriptRunner *r, const ScriptStep *step)
   if (f.pattern == NULL)
     return FALSE;
   g_array_append_val (c->fail_on, f);
-  c->checked_before = c->next_seq; /* from here on */
+  c->checked_before = next_seq (c); /* from here on */
   return TRUE;
 }
 
@@ -1021,19 +1102,18 @@ script_runner_start (ScriptRunner *r)
 /* What the harness tells */
 
 static void
-check_fail_on (ScriptRunner *r, guint child, Line *line)
+check_fail_on (ScriptRunner *r, guint child, guint64 seq)
 {
   ChildState *c = &r->children[child];
-  gsize len = line->len;
-  const char *text = line->text;
 
-  if (line->seq < c->checked_before)
+  if (seq < c->checked_before)
     return;
-  c->checked_before = line->seq + 1;
+  c->checked_before = seq + 1;
+  LineText line = kept_line (c, seq);
   for (guint i = 0; i < c->fail_on->len && r->running; i++)
     {
       FailOn *f = &g_array_index (c->fail_on, FailOn, i);
-      MatchResult m = pattern_match (f->pattern, text, len, NULL);
+      MatchResult m = match_line (r, f->pattern, line, NULL);
       if (m == MATCH_NONE)
         continue;
       g_autoptr (GString) shown = g_string_new (NULL);
@@ -1061,21 +1141,15 @@ process_lines (ScriptRunner *r)
       ChildState *c = &r->children[i];
       if (c->fail_on->len == 0)
         continue;
-      GList *l = c->window.tail;
-      while (l != NULL && l->prev != NULL && ((Line *) l->prev->data)->seq >= c->checked_before)
-        l = l->prev;
-      for (; l != NULL && r->running; l = l->next)
+      for (guint64 seq = MAX (c->checked_before, c->window_seq);
+           seq < next_seq (c) && r->running; seq++)
         {
-          check_fail_on (r, i, l->data);
-          if (over_budget ())
+          check_fail_on (r, i, seq);
+          if (clock_due (r) && over_budget ())
             return FALSE;
         }
     }
-  if (!r->running)
-    return TRUE;
-  const ScriptStep *step = current_step (r);
-  if (step != NULL && (waiting_on (r, step->child, STEP_EXPECT) ||
-                       waiting_on (r, step->child, STEP_REFUTE)))
+  if (r->searching != NULL)
     scan (r);
   return TRUE;
 }
@@ -1097,20 +1171,22 @@ script_runner_line (ScriptRunner *r, guint child, const char *line, gsize len)
 
   if (r->finished)
     return;
-  add_line (r, c, child, line, len);
+  gboolean scanning = r->searching != NULL && r->searching->child == child;
+  add_line (r, child, line, len, scanning);
   if (!r->running)
     return;
   /* The dispatch that hands out lines may hand out thousands: past its
    * slice, matching waits for the next iteration, so that signals and
    * timers are not kept waiting. */
-  if (r->lines_idle != 0 || over_budget ())
+  if (r->lines_idle != 0 || (clock_due (r) && over_budget ()))
     {
       if (r->lines_idle == 0)
         r->lines_idle = g_idle_add (on_lines_idle, r);
       return;
     }
-  check_fail_on (r, child, last_line (c, c->last_len - 1));
-  if (waiting_on (r, child, STEP_EXPECT) || waiting_on (r, child, STEP_REFUTE))
+  if (c->fail_on->len > 0)
+    check_fail_on (r, child, next_seq (c) - 1);
+  if (r->searching != NULL && r->searching->child == child)
     scan (r);
 }
 
@@ -1124,7 +1200,7 @@ script_runner_child_started (ScriptRunner *r, guint child)
   c->end_expected = FALSE;
   c->signal_sent = 0;
   c->restarting = FALSE;
-  consume (c, NULL);
+  consume (c, next_seq (c));
 }
 
 void
@@ -1132,7 +1208,7 @@ script_runner_child_ready (ScriptRunner *r, guint child)
 {
   ChildState *c = &r->children[child];
   c->ready = TRUE;
-  consume (c, NULL); /* the --ready line and those before it */
+  consume (c, next_seq (c)); /* the --ready line and those before it */
   if (waiting_on (r, child, STEP_START) || waiting_on (r, child, STEP_RESTART))
     step_done (r);
 }
@@ -1165,7 +1241,8 @@ script_runner_child_ended (ScriptRunner *r, guint child, int status, int term_si
   else if ((status != 0 || term_signal != 0) && !end_asked (c, term_signal))
     fail_with (r, r->started ? step : NULL, child, "%s %s%s", name, how,
                r->started ? "" : " before the script started");
-  else if (waiting_on (r, child, STEP_EXPECT) && r->cursor == NULL && r->scan_idle == 0)
+  else if (waiting_on (r, child, STEP_EXPECT) && r->scan_idle == 0 &&
+           MAX (r->cursor, c->window_seq) == next_seq (c))
     scan (r); /* fails: nothing more will come */
 }
 

@@ -235,6 +235,43 @@ test_match_too_costly (void)
   g_assert_cmpint (total, <, COSTLY_BOUND_US);
 }
 
+/* A match past a small part of the cost limit says it took long, and
+ * gives the answer the whole limit gives, on UTF-8, ASCII and other lines. */
+static void
+test_match_timed (void)
+{
+  g_autoptr (Pattern) plain = compile ("^line (?<n>\\d+)$");
+  g_autoptr (Pattern) blowup = compile ("^(?:é|\\xff)?(a+)+$|^(?<run>a+)b$");
+  g_autoptr (GHashTable) captures = captures_new ();
+  /* 2^14 ways to cut the a's: past the quick limit, well within the whole. */
+  g_autofree char *ascii = repeat_char ('a', 14, "b");
+  g_autofree char *utf8 = g_strconcat ("é", ascii, NULL);
+  g_autofree char *bytes = g_strconcat ("\xff", ascii, NULL);
+  gboolean took_long = TRUE;
+
+  g_assert_cmpint (pattern_match_timed (plain, "line 42", 7, captures, &took_long), ==,
+                   MATCH_FOUND);
+  g_assert_false (took_long);
+  g_assert_cmpstr (g_hash_table_lookup (captures, "n"), ==, "42");
+  took_long = TRUE;
+  g_assert_cmpint (pattern_match_timed (plain, "line x", 6, NULL, &took_long), ==, MATCH_NONE);
+  g_assert_false (took_long);
+
+  took_long = FALSE;
+  g_assert_cmpint (pattern_match_timed (blowup, ascii, strlen (ascii), captures, &took_long),
+                   ==, MATCH_FOUND);
+  g_assert_true (took_long);
+  g_assert_cmpstr (g_hash_table_lookup (captures, "run"), ==, "aaaaaaaaaaaaaa");
+  const char *others[] = { utf8, bytes };
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++)
+    {
+      took_long = FALSE;
+      g_assert_cmpint (pattern_match_timed (blowup, others[i], strlen (others[i]), NULL,
+                                            &took_long), ==, MATCH_NONE);
+      g_assert_true (took_long);
+    }
+}
+
 /* 64 KiB lines, and patterns that backtrack once per byte of them. */
 static void
 test_match_long_lines (void)
@@ -293,5 +330,6 @@ main (int argc, char **argv)
   g_test_add_func ("/match/bad-patterns", test_match_bad_patterns);
   g_test_add_func ("/match/too-costly", test_match_too_costly);
   g_test_add_func ("/match/long-lines", test_match_long_lines);
+  g_test_add_func ("/match/timed", test_match_timed);
   return g_test_run ();
 }

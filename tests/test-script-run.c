@@ -4,6 +4,7 @@
  * end the script asked for does not, every failure says what happened. */
 #include <gio/gio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "script-run.h"
@@ -667,6 +668,131 @@ test_match_max (void)
   fixture_clear (&f);
 }
 
+/* Lines of the server: format with each number from from to to - 1. */
+static void
+feed (ScriptRunner *r, const char *format, int from, int to)
+{
+  for (int i = from; i < to; i++)
+    {
+      g_autofree char *text = g_strdup_printf (format, i);
+      line (r, 0, text);
+    }
+}
+
+/* Lines fed from within a dispatch of the main loop that has used its
+ * slice already: the runner keeps them, and searches them in a later
+ * iteration. */
+typedef struct {
+  ScriptRunner *runner;
+  const char *format; /* of each line, with its number */
+  int from, to;
+  gboolean done;
+} LateLines;
+
+static gboolean
+feed_late_lines (gpointer data)
+{
+  LateLines *late = data;
+  g_usleep (6 * 1000); /* more than a slice */
+  feed (late->runner, late->format, late->from, late->to);
+  late->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+feed_late (ScriptRunner *r, const char *format, int from, int to)
+{
+  LateLines late = { r, format, from, to, FALSE };
+  gboolean gave_up = FALSE;
+  guint timer = g_timeout_add (2000, on_give_up, &gave_up);
+  g_idle_add (feed_late_lines, &late);
+  while (!late.done && !gave_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (gave_up);
+  g_source_remove (timer);
+}
+
+/* A search left halfway, for a later iteration, goes on where it was
+ * after the lines ahead of it were moved to make room for new ones. */
+static void
+test_window_moves (void)
+{
+  Fixture f;
+  ScriptRunner *r = runner_new (&f, "expect server /^start$/\n"
+                                    "expect server /^(?<n>\\d+) target$/\n"
+                                    "send server ${n}\n"
+                                    "expect server /^never$/ 50ms\n", 1024 * 1024);
+  script_runner_start (r);
+  feed (r, "old %d", 0, 3000);
+  line (r, 0, "start"); /* consumes the 3000 lines: room to take back */
+  feed_late (r, "new %d", 0, 300);
+  line (r, 0, "4321 target");
+  feed (r, "new %d", 300, 5000); /* the 3000 lines' room is taken back */
+  feed (r, "after %d", 0, 3);
+  iterate_until_finished (&f.rec, 5000);
+  g_assert_cmpstr (f.rec.sent[0]->str, ==, "4321\n");
+  assert_failure_starts (&f.rec, "t.script:4: expect server /^never$/ 50ms: no matching "
+                         "line within 50ms (searched 4703 lines)\n"
+                         "server printed last:\n"
+                         "  | new 4998\n  | new 4999\n"
+                         "  | after 0\n  | after 1\n  | after 2");
+  fixture_clear (&f);
+}
+
+/* Lines that leave a full window before a waiting search came to them (it
+ * stopped for the next iteration: they came late in a dispatch) are counted
+ * as unsearched; those it searched are not. */
+static void
+test_match_max_unsearched (void)
+{
+  Fixture f;
+  ScriptRunner *r = runner_new (&f, "expect server /^never$/ 50ms\n", 100);
+  guint searched = 0, unsearched = 0;
+
+  script_runner_start (r);
+  feed_late (r, "line %03d", 0, 1000);
+  iterate_until_finished (&f.rec, 2000);
+  assert_failure_starts (&f.rec, "t.script:1: expect server /^never$/ 50ms: no matching "
+                         "line within 50ms (searched ");
+  g_assert_cmpint (sscanf (f.rec.failure, "t.script:1: expect server /^never$/ 50ms: no "
+                           "matching line within 50ms (searched %u lines; %u earlier",
+                           &searched, &unsearched), ==, 2);
+  /* Each line weighs its 8 bytes and its newline: the last 11 fit in 100. */
+  g_assert_cmpuint (unsearched, >, 0);
+  g_assert_cmpuint (searched, >=, 11);
+  g_assert_cmpuint (searched + unsearched, ==, 1000);
+  g_assert_nonnull (strstr (f.rec.failure, "\n  | line 995\n  | line 996\n  | line 997\n"
+                            "  | line 998\n  | line 999"));
+  fixture_clear (&f);
+}
+
+/* The last lines shown stay while the lines before them, all consumed, are
+ * dropped to make room, whichever line comes when room is made. */
+static void
+test_last_lines_consumed (void)
+{
+  for (int n = 4; n < 600; n++)
+    {
+      Fixture f;
+      g_autofree char *text = g_strdup_printf ("repeat %d\n"
+                                               "  expect server /^tick/\n"
+                                               "end\n"
+                                               "expect server /^never$/ unless /^tock$/\n", n);
+      ScriptRunner *r = runner_new (&f, text, 1024);
+      script_runner_start (r);
+      feed (r, "tick %d", 0, n);
+      line (r, 0, "tock");
+      g_autofree char *expected = g_strdup_printf (
+        "t.script:4: expect server /^never$/ unless /^tock$/: server printed a line "
+        "matching the unless pattern /^tock$/ first: \"tock\"\n"
+        "server printed last ('=' marks lines earlier steps consumed, '|' lines still "
+        "unmatched):\n  = tick %d\n  = tick %d\n  = tick %d\n  = tick %d\n  | tock",
+        n - 4, n - 3, n - 2, n - 1);
+      assert_failure_starts (&f.rec, expected);
+      fixture_clear (&f);
+    }
+}
+
 /* A pattern that blows up on a line fails its step, fast. */
 static void
 test_too_costly (void)
@@ -756,6 +882,9 @@ main (int argc, char **argv)
   g_test_add_func ("/script-run/process-control", test_process_control);
   g_test_add_func ("/script-run/send-waits", test_send_waits);
   g_test_add_func ("/script-run/match-max", test_match_max);
+  g_test_add_func ("/script-run/match-max-unsearched", test_match_max_unsearched);
+  g_test_add_func ("/script-run/window-moves", test_window_moves);
+  g_test_add_func ("/script-run/last-lines-consumed", test_last_lines_consumed);
   g_test_add_func ("/script-run/too-costly", test_too_costly);
   g_test_add_func ("/script-run/slices", test_slices);
   g_test_add_func ("/script-run/not-started", test_not_started);
