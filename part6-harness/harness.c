@@ -972,10 +972,13 @@ spawn_child (Harness *h, Child *c, GError **error)
   c->gone = FALSE;
   c->gone_seq = 0;
   c->up = FALSE;
-  c->out = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDOUT,
-                       pipes.stdout_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
-  c->err = stream_new (h->output, c->proc.index, c->proc.name, STREAM_STDERR,
-                       pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
+  StreamSink *sink = output_sink (h->output);
+  guint index = c->proc.index;
+  const char *name = c->proc.name;
+  c->out = stream_new (sink, output_mark (h->output, index, name, STREAM_STDOUT), index, name,
+                       STREAM_STDOUT, pipes.stdout_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
+  c->err = stream_new (sink, output_mark (h->output, index, name, STREAM_STDERR), index, name,
+                       STREAM_STDERR, pipes.stderr_fd, STREAM_BUFFER_SIZE, on_stream_settled, h);
   child_input_attach (&c->input, pipes.stdin_fd, c->proc.pty, c->out, c->err);
   if (c->proc.pty)
     stream_set_read_hook (c->out, on_terminal_output, &c->input);

@@ -44,6 +44,7 @@
 static const char *const colors[] = { "36", "33", "35", "32", "34", "31" };
 
 struct Output {
+  StreamSink sink;   /* first: the streams' handle on the Output */
   int fd;            /* stdout, or a description of our own of it */
   gboolean own_fd;   /* fd is ours to close */
   gboolean socket;   /* written with MSG_DONTWAIT */
@@ -79,6 +80,8 @@ struct Output {
 };
 
 static void output_pump (Output *o);
+static void output_queue (StreamSink *sink, Stream *s);
+static void output_forget (StreamSink *sink, Stream *s);
 
 /* Whether fds a and b lead to one file: a line written to each keeps its
  * order only if both go through one description, ours. */
@@ -132,6 +135,8 @@ output_new (int fd, const OutputFormat *format, const OutputHooks *hooks,
             gpointer data)
 {
   Output *o = g_new0 (Output, 1);
+  o->sink.queue = output_queue;
+  o->sink.forget = output_forget;
   o->fd = fd;
   o->format = *format;
   o->hooks = *hooks;
@@ -181,9 +186,16 @@ output_mark (Output *o, guint child, const char *name, StreamKind kind)
   return g_strdup_printf ("%s%c ", name, mark_char (o, kind));
 }
 
-void
-output_queue (Output *o, Stream *s)
+StreamSink *
+output_sink (Output *o)
 {
+  return &o->sink;
+}
+
+static void
+output_queue (StreamSink *sink, Stream *s)
+{
+  Output *o = (Output *) sink;
   if (!s->queued)
     {
       s->queued = TRUE;
@@ -192,9 +204,10 @@ output_queue (Output *o, Stream *s)
   output_pump (o);
 }
 
-void
-output_forget (Output *o, Stream *s)
+static void
+output_forget (StreamSink *sink, Stream *s)
 {
+  Output *o = (Output *) sink;
   if (s->queued)
     g_queue_remove (&o->queue, s);
   g_ptr_array_remove (o->batch_streams, s);

@@ -19,6 +19,8 @@
 
 #include "stream.h"
 
+typedef struct Output Output;
+
 typedef struct {
   gboolean timestamps;
   gboolean color;
@@ -46,10 +48,8 @@ void output_free (Output *output);
 /* What precedes each line of this child's stream on stdout. */
 char *output_mark (Output *output, guint child, const char *name, StreamKind kind);
 
-/* The stream has something to hand out: take it soon. */
-void output_queue (Output *output, Stream *stream);
-/* The stream is going away: forget it. */
-void output_forget (Output *output, Stream *stream);
+/* Where the streams whose lines it writes send them. */
+StreamSink *output_sink (Output *output);
 
 /* Bytes sent to child name's stdin, for the log and the JSON stream. */
 void output_input (Output *output, const char *name, const char *data, gsize len);

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "output.h"
 #include "report.h"
 
 typedef struct {
@@ -16,6 +15,7 @@ typedef struct {
 
 static void stream_read (Stream *s);
 static void stream_check_settled (Stream *s);
+static void wake_waiting (StreamSink *sink);
 
 /* Prompts are short. */
 #define PROMPT_MAX 128
@@ -48,7 +48,7 @@ cut_tail (Stream *s)
     }
   line_framer_cut (f);
   s->partial_since = 0;
-  output_queue (s->output, s);
+  s->sink->queue (s->sink, s);
 }
 
 /* After input was sent: a line that starts with the prompt and goes on is
@@ -155,16 +155,16 @@ watch_fd (Stream *s, gboolean watch)
 }
 
 Stream *
-stream_new (Output *output, guint child, const char *name, StreamKind kind,
-            int fd, gsize buffer_size, StreamSettledFunc on_settled,
+stream_new (StreamSink *sink, char *mark, guint child, const char *name,
+            StreamKind kind, int fd, gsize buffer_size, StreamSettledFunc on_settled,
             gpointer data)
 {
   Stream *s = g_new0 (Stream, 1);
-  s->output = output;
+  s->sink = sink;
   s->child = child;
   s->name = name;
   s->kind = kind;
-  s->mark = output_mark (output, child, name, kind);
+  s->mark = mark;
   s->mark_len = strlen (s->mark);
   s->fd = fd;
   s->on_settled = on_settled;
@@ -188,7 +188,11 @@ stream_new (Output *output, guint child, const char *name, StreamKind kind,
 void
 stream_free (Stream *s)
 {
-  output_forget (s->output, s);
+  s->sink->forget (s->sink, s);
+  if (s->waiting_link.data != NULL)
+    g_queue_unlink (&s->sink->waiting, &s->waiting_link);
+  s->sink->held -= s->held;
+  wake_waiting (s->sink);
   g_source_destroy (s->source);
   g_source_unref (s->source);
   if (s->fd >= 0)
@@ -221,24 +225,77 @@ stream_end (Stream *s)
   g_source_set_ready_time (s->source, -1);
 }
 
-/* One read into the framer.  Returns FALSE when nothing more can be read
- * right now: buffer full, pipe empty, or end-of-file. */
+static void resume_reading (Stream *s);
+
+/* Once the sink holds half of STREAM_HELD_MAX, the streams that wait for
+ * that read again. */
+static void
+wake_waiting (StreamSink *sink)
+{
+  while (sink->held < STREAM_HELD_MAX / 2 && sink->waiting.length > 0)
+    resume_reading (g_queue_peek_head (&sink->waiting));
+}
+
+/* The sink's count of the bytes its streams hold, after the framer's
+ * changed. */
+static void
+count_held (Stream *s)
+{
+  s->sink->held = s->sink->held - s->held + s->framer.filled;
+  s->held = s->framer.filled;
+  wake_waiting (s->sink);
+}
+
+static void
+stop_reading (Stream *s)
+{
+  watch_fd (s, FALSE);
+  track_tail (s, FALSE);
+}
+
+/* Whether the sink holds so much that s should not read now: it may if it
+ * holds nothing but an unfinished line.  Held back, it reads again once its
+ * lines are written (stream_released(), stream_taken_all()), or, holding
+ * nothing, once the sink holds half as much. */
 static gboolean
-stream_read_once (Stream *s)
+hold_back (Stream *s)
+{
+  gboolean waiting_for_sink = !s->queued && !s->in_batch;
+  if (s->sink->held < STREAM_HELD_MAX || (waiting_for_sink && s->framer.filled > 0))
+    return FALSE;
+  s->held_back = TRUE;
+  if (waiting_for_sink && s->waiting_link.data == NULL)
+    {
+      s->waiting_link.data = s;
+      g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
+    }
+  stop_reading (s);
+  return TRUE;
+}
+
+/* One read into the framer.  Returns FALSE when nothing more can be read
+ * right now: buffer full, too much held (unless held_ok: when input is
+ * about to be sent, what the child printed before it is read whatever is
+ * held), pipe empty, or end-of-file. */
+static gboolean
+stream_read_once (Stream *s, gboolean held_ok)
 {
   gsize room;
   char *space = line_framer_space (&s->framer, &room);
 
+  count_held (s);
   if (room == 0)
     {
-      watch_fd (s, FALSE); /* resumed by stream_released() */
-      track_tail (s, FALSE);
+      stop_reading (s);
       return FALSE;
     }
+  if (!held_ok && hold_back (s))
+    return FALSE;
   ssize_t n = read (s->fd, space, room);
   if (n > 0)
     {
       line_framer_commit (&s->framer, n);
+      count_held (s);
       s->last_read = g_get_monotonic_time ();
       if (s->prompts_sought > 0)
         seek_prompt (s);
@@ -265,9 +322,9 @@ stream_read_once (Stream *s)
 static void
 stream_read (Stream *s)
 {
-  if (stream_read_once (s) && s->on_read != NULL)
+  if (stream_read_once (s, FALSE) && s->on_read != NULL)
     s->on_read (s->on_read_data, s);
-  output_queue (s->output, s);
+  s->sink->queue (s->sink, s);
 }
 
 void
@@ -281,9 +338,9 @@ void
 stream_child_exited (Stream *s)
 {
   s->child_exited = TRUE;
-  while (stream_read_once (s))
+  while (stream_read_once (s, FALSE))
     ;
-  output_queue (s->output, s);
+  s->sink->queue (s->sink, s);
 }
 
 /* Prompts looked for at most: a flood of input does not make every line
@@ -295,12 +352,12 @@ stream_end_prompt (Stream *s, guint lines)
 {
   if (s->eof)
     return;
-  while (stream_read_once (s))
+  while (stream_read_once (s, TRUE))
     ;
   if (line_framer_has_tail (&s->framer))
     cut_tail (s);
   else
-    output_queue (s->output, s);
+    s->sink->queue (s->sink, s);
   if (s->prompt == NULL || s->prompt_len == 0)
     return;
   /* What the child prints next starts a line; what is before is done. */
@@ -313,22 +370,41 @@ void
 stream_abandon (Stream *s)
 {
   stream_end (s);
-  output_queue (s->output, s);
+  s->sink->queue (s->sink, s);
+}
+
+static void
+resume_reading (Stream *s)
+{
+  s->held_back = FALSE;
+  if (s->waiting_link.data != NULL)
+    {
+      g_queue_unlink (&s->sink->waiting, &s->waiting_link);
+      s->waiting_link.data = NULL;
+    }
+  if (!s->eof)
+    {
+      watch_fd (s, TRUE);
+      track_tail (s, FALSE);
+    }
 }
 
 void
 stream_taken_all (Stream *s)
 {
+  /* Held back with nothing to write but an unfinished line: its end is to
+   * be read. */
+  if (s->held_back && !s->in_batch)
+    resume_reading (s);
   stream_check_settled (s);
 }
 
 void
 stream_released (Stream *s)
 {
+  gsize room;
   line_framer_release (&s->framer);
-  if (!s->eof)
-    {
-      watch_fd (s, TRUE);
-      track_tail (s, FALSE);
-    }
+  line_framer_space (&s->framer, &room); /* what was written leaves the count */
+  count_held (s);
+  resume_reading (s);
 }

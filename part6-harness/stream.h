@@ -3,7 +3,10 @@
  *
  * A Stream reads only while its buffer has room: when the Output cannot keep
  * up it stops reading, so the child blocks on its full pipe and memory stays
- * bounded.  An unfinished line (a prompt) is handed out as a line once the
+ * bounded.  It also stops, until its lines are written, once all the
+ * streams together hold STREAM_HELD_MAX bytes: with many children, what
+ * waits to be written stays as small as with a few, and stays in the
+ * processor's caches.  An unfinished line (a prompt) is handed out as a line once the
  * stream has been reading for STREAM_PARTIAL_DELAY_US without its end
  * arriving: time in which it was not reading, because the Output could not
  * keep up, does not count, so a slow stdout never cuts a line in two.  Input
@@ -23,9 +26,26 @@
 #include "framer.h"
 
 #define STREAM_PARTIAL_DELAY_US (100 * 1000)
+/* Bytes read by all the streams of one sink and not written yet, past
+ * which a stream reads no more until the sink has written its lines, or,
+ * if it had none, until the sink holds half as much.  A stream that holds
+ * an unfinished line alone always reads on: the rest of its line is what
+ * it waits for, and the line is handed out unfinished after
+ * STREAM_PARTIAL_DELAY_US anyway. */
+#define STREAM_HELD_MAX (2 * 1024 * 1024)
 
-typedef struct Output Output;
 typedef struct Stream Stream;
+typedef struct StreamSink StreamSink;
+
+/* Where the streams' lines go (the Output, which embeds it). */
+struct StreamSink {
+  /* The stream has something to hand out: take it soon. */
+  void (*queue) (StreamSink *sink, Stream *stream);
+  /* The stream is going away: forget it. */
+  void (*forget) (StreamSink *sink, Stream *stream);
+  gsize held;      /* bytes its streams read and it has not written */
+  GQueue waiting;  /* streams that hold nothing and wait for held to fall */
+};
 
 typedef enum {
   STREAM_STDOUT,
@@ -36,7 +56,7 @@ typedef enum {
 typedef void (*StreamSettledFunc) (gpointer data, Stream *stream);
 
 struct Stream {
-  Output *output;
+  StreamSink *sink;
   guint child;        /* index of the child it belongs to */
   const char *name;   /* the child's */
   StreamKind kind;
@@ -56,6 +76,9 @@ struct Stream {
   gboolean eof;
   gboolean child_exited;
   gboolean drained;   /* pipe found empty after the child exited */
+  gsize held;         /* its part of sink->held: its framer's bytes */
+  gboolean held_back; /* not reading while the sink holds too much */
+  GList waiting_link; /* in sink->waiting while held back holding nothing */
   gboolean queued;    /* waiting in the Output's queue */
   gboolean in_batch;  /* has lines in the Output's current batch */
   StreamSettledFunc on_settled;
@@ -64,8 +87,8 @@ struct Stream {
   gpointer on_read_data;
 };
 
-/* Takes ownership of fd (made non-blocking). */
-Stream *stream_new (Output *output, guint child, const char *name,
+/* Takes ownership of fd (made non-blocking) and of mark. */
+Stream *stream_new (StreamSink *sink, char *mark, guint child, const char *name,
                     StreamKind kind, int fd, gsize buffer_size,
                     StreamSettledFunc on_settled, gpointer data);
 void stream_free (Stream *stream);
@@ -89,7 +112,7 @@ void stream_end_prompt (Stream *stream, guint lines);
  * pipe stays open after every process that should hold it was killed). */
 void stream_abandon (Stream *stream);
 
-/* Used by the Output: the next line to write (see line_framer_take;
+/* Used by the sink: the next line to write (see line_framer_take;
  * inline, as it runs once per line), and the notices that the stream has
  * nothing more to take for now and that everything taken was written. */
 static inline gboolean

@@ -460,6 +460,81 @@ test_stalled_stdout (void)
   g_assert_cmpint (expected, ==, 400001);
 }
 
+/* The bytes process pid has read so far. */
+static guint64
+bytes_read (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/io", (int) pid);
+  g_autofree char *io = NULL;
+  const char *at = NULL;
+  if (g_file_get_contents (path, &io, NULL, NULL))
+    at = strstr (io, "rchar: ");
+  return at ? g_ascii_strtoull (at + strlen ("rchar: "), NULL, 10) : 0;
+}
+
+/* The name of the i-th child: A … Z, AA, AB … */
+static char *
+child_name (guint i)
+{
+  return i < 26 ? g_strdup_printf ("%c", 'A' + i) : g_strdup_printf ("%c%c", 'A' + i / 26 - 1, 'A' + i % 26);
+}
+
+/* 64 children flood while nobody reads the harness's stdout: what the
+ * harness takes from them and holds stays within a few MiB in all (each
+ * stream's buffer alone would let it hold 16 MiB), and once stdout is read
+ * again every line of every child arrives, whole and in order. */
+static void
+test_many_streams_held (void)
+{
+  enum { CHILDREN = 64, LINES = 3200 }; /* 200 KiB each, 12.5 MiB in all */
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *a = child ("flood 3200 64");
+  const char *argv[CHILDREN + 4] = { PIPE_HARNESS, "-q", "--wait-all" };
+  for (guint i = 0; i < CHILDREN; i++)
+    argv[3 + i] = a;
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  int out;
+
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                                   -1, -1, -1, NULL, NULL, 0, &pid, NULL,
+                                                   &out, NULL, &error));
+  g_assert_no_error (error);
+  /* Unread, until the harness has stopped reading for 300 ms. */
+  guint64 taken = 0;
+  for (int still = 0, tries = 0; still < 6 && tries < WAIT_MS / 50; tries++)
+    {
+      tu_sleep_ms (50);
+      guint64 now = bytes_read (pid);
+      still = now == taken ? still + 1 : 0;
+      taken = now;
+    }
+  /* Its stdout pipe (1 MiB), a batch being written (512 KiB) and what it
+   * holds (2 MiB, and a read past it), with room to spare. */
+  g_assert_cmpuint (taken, >, 1024 * 1024);
+  g_assert_cmpuint (taken, <, 6 * 1024 * 1024);
+
+  g_autoptr (GString) got = g_string_new (NULL);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read (out, buf, sizeof buf)) > 0)
+    g_string_append_len (got, buf, n);
+  close (out);
+  int status;
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  for (guint i = 0; i < CHILDREN; i++)
+    {
+      g_autofree char *name = child_name (i);
+      g_assert_cmpuint (flood_bytes (got->str, name), ==, LINES * LINE_LEN);
+    }
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+}
+
 /* Starts argv in folder cwd (also its XDG_RUNTIME_DIR), stdin /dev/null,
  * stdout and stderr on fd.  Not reaped: see drain_until_exit(). */
 static GPid
@@ -1137,6 +1212,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/output/huge-line", test_huge_line);
   g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
   g_test_add_func ("/faults/output/stalled-stdout", test_stalled_stdout);
+  g_test_add_func ("/faults/output/many-streams-held", test_many_streams_held);
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
