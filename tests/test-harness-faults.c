@@ -379,6 +379,22 @@ test_huge_line (void)
   run_clear (&run);
 }
 
+/* Starts argv with tmp as its XDG_RUNTIME_DIR and its stdout on a pipe to
+ * us (*out).  Not reaped. */
+static GPid
+spawn_with_stdout (const char *const *argv, const char *tmp, int *out)
+{
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                                   -1, -1, -1, NULL, NULL, 0, &pid, NULL,
+                                                   out, NULL, &error));
+  g_assert_no_error (error);
+  return pid;
+}
+
 /* Runs the harness on command (beside an idle child), reading its stdout
  * slowly: before the first read and after every pause_every bytes, the
  * reader stops for pause_ms.  The child is slowed, not cut short, and memory
@@ -388,16 +404,8 @@ read_slowly (const char *command, gsize pause_every, guint pause_ms)
 {
   g_autofree char *tmp = tu_tmpdir_new ();
   const char *argv[] = { PIPE_HARNESS, "-q", command, "sleep 100", NULL };
-  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
-  g_autoptr (GError) error = NULL;
-  GPid pid;
   int out;
-
-  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
-                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                                   -1, -1, -1, NULL, NULL, 0, &pid, NULL,
-                                                   &out, NULL, &error));
-  g_assert_no_error (error);
+  GPid pid = spawn_with_stdout (argv, tmp, &out);
   GString *got = g_string_new (NULL);
   char buf[65536];
   ssize_t n;
@@ -492,16 +500,8 @@ test_many_streams_held (void)
   const char *argv[CHILDREN + 4] = { PIPE_HARNESS, "-q", "--wait-all" };
   for (guint i = 0; i < CHILDREN; i++)
     argv[3 + i] = a;
-  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "XDG_RUNTIME_DIR", tmp, TRUE);
-  g_autoptr (GError) error = NULL;
-  GPid pid;
   int out;
-
-  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) env,
-                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                                   -1, -1, -1, NULL, NULL, 0, &pid, NULL,
-                                                   &out, NULL, &error));
-  g_assert_no_error (error);
+  GPid pid = spawn_with_stdout (argv, tmp, &out);
   /* Unread, until the harness has stopped reading for 300 ms. */
   guint64 taken = 0;
   for (int still = 0, tries = 0; still < 6 && tries < WAIT_MS / 50; tries++)
