@@ -14,6 +14,7 @@ typedef struct {
 } StreamSource;
 
 static void stream_read (Stream *s);
+static void unwatch_fd (Stream *s);
 static void stream_check_settled (Stream *s);
 static void wake_waiting (StreamSink *sink);
 
@@ -101,9 +102,9 @@ seek_prompt (Stream *s)
 static void
 track_tail (Stream *s, gboolean newline)
 {
-  if (newline || s->fd_tag == NULL || !line_framer_has_tail (&s->framer))
+  if (newline || !s->reading || !line_framer_has_tail (&s->framer))
     s->partial_since = 0;
-  if (s->fd_tag == NULL || !line_framer_has_tail (&s->framer) || s->partial_since != 0)
+  if (!s->reading || !line_framer_has_tail (&s->framer) || s->partial_since != 0)
     return;
   s->partial_since = g_get_monotonic_time ();
   if (g_source_get_ready_time (s->source) == -1)
@@ -117,8 +118,11 @@ stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
   (void) callback;
   (void) data;
 
-  if (s->fd_tag != NULL && g_source_query_unix_fd (source, s->fd_tag) != 0)
+  GIOCondition revents = s->fd_tag != NULL ? g_source_query_unix_fd (source, s->fd_tag) : 0;
+  if (revents != 0 && s->reading)
     stream_read (s);
+  else if (revents != 0)
+    unwatch_fd (s); /* hung up while not read: see watch_fd() */
 
   /* The deadline was set when the clock of an unfinished line started and
    * is not moved as lines come and go (each move would wake the main loop
@@ -142,16 +146,34 @@ static GSourceFuncs stream_source_funcs = {
   .dispatch = stream_source_dispatch,
 };
 
+#define READ_EVENTS (G_IO_IN | G_IO_HUP | G_IO_ERR)
+
+/* Reading stops and starts again often (a full buffer, too much held), and
+ * GLib adds a descriptor to its loop, or removes one, with a walk over all
+ * of them: O(children) each time.  So while not read the descriptor stays,
+ * asking for no event.  It leaves at end-of-file, or if it hangs up while
+ * not read: poll() reports that whatever is asked, so it would fire for
+ * ever. */
 static void
 watch_fd (Stream *s, gboolean watch)
 {
-  if (watch && s->fd_tag == NULL && !s->eof)
-    s->fd_tag = g_source_add_unix_fd (s->source, s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  else if (!watch && s->fd_tag != NULL)
-    {
-      g_source_remove_unix_fd (s->source, s->fd_tag);
-      s->fd_tag = NULL;
-    }
+  watch = watch && !s->eof;
+  if (watch == s->reading)
+    return;
+  s->reading = watch;
+  if (s->fd_tag == NULL)
+    s->fd_tag = g_source_add_unix_fd (s->source, s->fd, READ_EVENTS);
+  else
+    g_source_modify_unix_fd (s->source, s->fd_tag, watch ? READ_EVENTS : 0);
+}
+
+static void
+unwatch_fd (Stream *s)
+{
+  s->reading = FALSE;
+  if (s->fd_tag != NULL)
+    g_source_remove_unix_fd (s->source, s->fd_tag);
+  s->fd_tag = NULL;
 }
 
 Stream *
@@ -221,7 +243,7 @@ stream_end (Stream *s)
 {
   s->eof = TRUE;
   s->partial_since = 0;
-  watch_fd (s, FALSE);
+  unwatch_fd (s);
   g_source_set_ready_time (s->source, -1);
 }
 

@@ -65,7 +65,8 @@ struct Stream {
   int fd;
   LineFramer framer;
   GSource *source;    /* watches fd while reading; fires the partial deadline */
-  gpointer fd_tag;    /* non-NULL while fd is watched */
+  gpointer fd_tag;    /* fd in the loop's poll set, or NULL */
+  gboolean reading;   /* fd watched for input */
   gint64 partial_since; /* reading with an unfinished line since, or 0 */
   gint64 last_read;   /* when bytes last came, or 0 */
   char *prompt;       /* the last unfinished line cut short, or NULL */
