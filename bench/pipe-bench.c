@@ -932,16 +932,15 @@ scale (void)
                                                  counts[i]);
       verdict (ratio[i] >= 0.8, target, g_strdup_printf ("%.2fx", ratio[i]),
                g_strdup_printf ("with no relay at all, %d writers reach %.2fx of two on this "
-                                "machine. Through the harness each has a pipe of its own, "
-                                "and %d pipes share the harness's 16 MiB budget (64 KiB "
-                                "each, against 1 MiB for two): each writer fills its pipe, "
-                                "sleeps and is woken again every 64 KiB, so the harness and "
-                                "the floods stop running %.0f times a MiB, against %.0f with "
-                                "two children; each of those wake-ups is a switch of "
-                                "process, often a signal between CPUs, which a virtual "
-                                "machine makes slow (the profile: bench/README.md)",
-                                counts[i], plain_ratio[i], counts[i], median (switches[i]),
-                                median (switches[0])));
+                                "machine: that much is the machine's. The rest is the "
+                                "harness's, and not a physical limit: its CPU per MiB grows "
+                                "with the number of pipes, which share its 16 MiB budget "
+                                "(64 KiB each, against 1 MiB for two): more and smaller "
+                                "reads, each waking the writer that waits on that pipe; the "
+                                "harness and the floods stop running %.0f times a MiB, "
+                                "against %.0f with two children (the profile: "
+                                "bench/README.md)", counts[i], plain_ratio[i],
+                                median (switches[i]), median (switches[0])));
     }
   for (guint i = 0; i < SCALE_COUNTS; i++)
     {
