@@ -258,13 +258,16 @@ wake_waiting (StreamSink *sink)
     resume_reading (g_queue_peek_head (&sink->waiting));
 }
 
-/* The sink's count of the bytes its streams hold, after the framer's
- * changed. */
+/* The sink's count of the bytes of whole lines its streams hold, after
+ * the framer's changed: an unfinished line does not count, as it cannot be
+ * written until its end is read. */
 static void
 count_held (Stream *s)
 {
-  s->sink->held = s->sink->held - s->held + s->framer.filled;
-  s->held = s->framer.filled;
+  guint64 moved = s->framer.moved;
+  gsize whole = s->whole_end > moved ? (gsize) (s->whole_end - moved) : 0;
+  s->sink->held = s->sink->held - s->held + whole;
+  s->held = whole;
   wake_waiting (s->sink);
 }
 
@@ -275,18 +278,18 @@ stop_reading (Stream *s)
   track_tail (s, FALSE);
 }
 
-/* Whether the sink holds so much that s should not read now: it may if it
- * holds nothing but an unfinished line.  Held back, it reads again once its
- * lines are written (stream_released(), stream_taken_all()), or, holding
- * nothing, once the sink holds half as much. */
+/* Whether the sink holds so much that s should not read now.  Held back,
+ * it reads again once its lines are written (stream_released(),
+ * stream_taken_all()), or, with none to write, once the sink holds half as
+ * much.  The sink holds whole lines only, so it will write them: no stream
+ * waits for ever. */
 static gboolean
 hold_back (Stream *s)
 {
-  gboolean waiting_for_sink = !s->queued && !s->in_batch;
-  if (s->sink->held < STREAM_HELD_MAX || (waiting_for_sink && s->framer.filled > 0))
+  if (s->sink->held < STREAM_HELD_MAX)
     return FALSE;
   s->held_back = TRUE;
-  if (waiting_for_sink && s->waiting_link.data == NULL)
+  if (!s->queued && !s->in_batch && s->waiting_link.data == NULL)
     {
       s->waiting_link.data = s;
       g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
@@ -316,12 +319,15 @@ stream_read_once (Stream *s, gboolean held_ok)
   ssize_t n = read (s->fd, space, room);
   if (n > 0)
     {
+      const char *nl = memrchr (space, '\n', n);
       line_framer_commit (&s->framer, n);
+      if (nl != NULL)
+        s->whole_end = s->framer.moved + (guint64) (nl + 1 - s->framer.buf);
       count_held (s);
       s->last_read = g_get_monotonic_time ();
       if (s->prompts_sought > 0)
         seek_prompt (s);
-      track_tail (s, memrchr (space, '\n', n) != NULL);
+      track_tail (s, nl != NULL);
       return TRUE;
     }
   if (n < 0 && errno == EINTR)

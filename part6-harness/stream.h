@@ -26,12 +26,9 @@
 #include "framer.h"
 
 #define STREAM_PARTIAL_DELAY_US (100 * 1000)
-/* Bytes read by all the streams of one sink and not written yet, past
- * which a stream reads no more until the sink has written its lines, or,
- * if it had none, until the sink holds half as much.  A stream that holds
- * an unfinished line alone always reads on: the rest of its line is what
- * it waits for, and the line is handed out unfinished after
- * STREAM_PARTIAL_DELAY_US anyway. */
+/* Bytes of whole lines read by all the streams of one sink and not written
+ * yet, past which a stream reads no more until the sink has written its
+ * lines, or, if it had none, until the sink holds half as much. */
 #define STREAM_HELD_MAX (2 * 1024 * 1024)
 
 typedef struct Stream Stream;
@@ -43,7 +40,7 @@ struct StreamSink {
   void (*queue) (StreamSink *sink, Stream *stream);
   /* The stream is going away: forget it. */
   void (*forget) (StreamSink *sink, Stream *stream);
-  gsize held;      /* bytes its streams read and it has not written */
+  gsize held;      /* bytes of whole lines its streams read, not yet written */
   GQueue waiting;  /* streams that hold nothing and wait for held to fall */
 };
 
@@ -77,7 +74,8 @@ struct Stream {
   gboolean eof;
   gboolean child_exited;
   gboolean drained;   /* pipe found empty after the child exited */
-  gsize held;         /* its part of sink->held: its framer's bytes */
+  guint64 whole_end;  /* where its last whole line read ends, in all it read */
+  gsize held;         /* its part of sink->held: its whole lines' bytes */
   gboolean held_back; /* not reading while the sink holds too much */
   GList waiting_link; /* in sink->waiting while held back holding nothing */
   gboolean queued;    /* waiting in the Output's queue */

@@ -2,6 +2,8 @@
  * behaviour they need.
  *
  *   harness-child flood N LEN      N numbered lines of LEN bytes, then exit
+ *   harness-child flood-then-wait N LEN
+ *                                  the same, then wait for EOF on stdin
  *   harness-child echo             "got: LINE" for every stdin line, until EOF
  *   harness-child lengths          "LEN C" for every stdin line: its length
  *                                  and first byte ('-' if empty), until EOF
@@ -510,6 +512,11 @@ main (int argc, char **argv)
 
   if (strcmp (mode, "flood") == 0 && argc == 4)
     flood (atol (argv[2]), atol (argv[3]));
+  else if (strcmp (mode, "flood-then-wait") == 0 && argc == 4)
+    {
+      flood (atol (argv[2]), atol (argv[3]));
+      wait_for_eof ();
+    }
   else if (strcmp (mode, "echo") == 0)
     {
       /* One write a line: input sent to a child ends its unfinished
