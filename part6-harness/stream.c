@@ -14,6 +14,7 @@ typedef struct {
 } StreamSource;
 
 static void stream_read (Stream *s);
+static void stream_drain (Stream *s);
 static void unwatch_fd (Stream *s);
 static void stream_check_settled (Stream *s);
 static void wake_waiting (StreamSink *sink);
@@ -119,7 +120,9 @@ stream_source_dispatch (GSource *source, GSourceFunc callback, gpointer data)
   (void) data;
 
   GIOCondition revents = s->fd_tag != NULL ? g_source_query_unix_fd (source, s->fd_tag) : 0;
-  if (revents != 0 && s->reading)
+  if (s->reading && s->child_exited && !s->drained)
+    stream_drain (s); /* cut short when its child exited: see resume_reading() */
+  else if (revents != 0 && s->reading)
     stream_read (s);
   else if (revents != 0)
     unwatch_fd (s); /* hung up while not read: see watch_fd() */
@@ -355,6 +358,16 @@ stream_read (Stream *s)
   s->sink->queue (s->sink, s);
 }
 
+/* Reads what is in the pipe now: once its child exited, until it is found
+ * empty (drained), unless the stream has to stop reading first. */
+static void
+stream_drain (Stream *s)
+{
+  while (stream_read_once (s, FALSE))
+    ;
+  s->sink->queue (s->sink, s);
+}
+
 void
 stream_set_read_hook (Stream *s, GFunc func, gpointer data)
 {
@@ -366,9 +379,7 @@ void
 stream_child_exited (Stream *s)
 {
   s->child_exited = TRUE;
-  while (stream_read_once (s, FALSE))
-    ;
-  s->sink->queue (s->sink, s);
+  stream_drain (s);
 }
 
 /* Prompts looked for at most: a flood of input does not make every line
@@ -414,16 +425,29 @@ resume_reading (Stream *s)
     {
       watch_fd (s, TRUE);
       track_tail (s, FALSE);
+      /* Its child exited while it could not read, so it was not drained:
+       * its pipe may be empty and held open by a grandchild, and never
+       * wake it, so the drain goes on at once. */
+      if (s->child_exited && !s->drained)
+        g_source_set_ready_time (s->source, 0);
     }
 }
 
 void
 stream_taken_all (Stream *s)
 {
-  /* Held back with nothing to write but an unfinished line: its end is to
-   * be read. */
+  /* Held back, with nothing left to write: it waits with those that held
+   * nothing, or reads again if the sink holds less by now. */
   if (s->held_back && !s->in_batch)
-    resume_reading (s);
+    {
+      if (s->sink->held >= STREAM_HELD_MAX && s->waiting_link.data == NULL)
+        {
+          s->waiting_link.data = s;
+          g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
+        }
+      else if (s->sink->held < STREAM_HELD_MAX)
+        resume_reading (s);
+    }
   stream_check_settled (s);
 }
 

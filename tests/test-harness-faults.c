@@ -487,6 +487,27 @@ child_name (guint i)
   return i < 26 ? g_strdup_printf ("%c", 'A' + i) : g_strdup_printf ("%c%c", 'A' + i / 26 - 1, 'A' + i % 26);
 }
 
+static int drain_until_exit (int read_fd, GString *got, GPid pid);
+
+/* Reads what comes on read_fd (non-blocking) into got until it holds
+ * length bytes. */
+static void
+read_until (int read_fd, GString *got, gsize length)
+{
+  char buf[65536];
+  for (gint64 end = tu_now_us () + WAIT_MS * 1000; got->len < length;)
+    {
+      ssize_t n;
+      while ((n = read (read_fd, buf, sizeof buf)) > 0)
+        g_string_append_len (got, buf, n);
+      if (got->len < length && tu_now_us () > end)
+        g_error ("%" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes came within %d ms",
+                 got->len, length, WAIT_MS);
+      if (got->len < length)
+        g_usleep (5000);
+    }
+}
+
 /* 64 children flood while nobody reads the harness's stdout: what the
  * harness takes from them and holds stays within a few MiB in all (each
  * stream's buffer alone would let it hold 16 MiB), and once stdout is read
@@ -504,13 +525,14 @@ test_many_streams_held (void)
     argv[2 + i] = a;
   int out;
   GPid pid = spawn_with_stdout (argv, tmp, &out);
-  /* Unread, until the harness has stopped reading for 300 ms. */
+  /* Unread, until the harness has taken more than its stdout holds and
+   * then stopped reading for 300 ms. */
   guint64 taken = 0;
   for (int still = 0, tries = 0; still < 6 && tries < WAIT_MS / 50; tries++)
     {
       tu_sleep_ms (50);
       guint64 now = bytes_read (pid);
-      still = now == taken ? still + 1 : 0;
+      still = now == taken && now > 1024 * 1024 ? still + 1 : 0;
       taken = now;
     }
   /* Its stdout pipe (1 MiB), a batch being written (512 KiB) and what it
@@ -523,16 +545,11 @@ test_many_streams_held (void)
   for (guint i = 0; i < CHILDREN; i++)
     expected += LINES * (LINE_LEN + (i < 26 ? 3 : 4)); /* "A: ", "AA: " */
   g_autoptr (GString) got = g_string_new (NULL);
-  char buf[65536];
-  ssize_t n;
-  while (got->len < expected && (n = read (out, buf, sizeof buf)) > 0)
-    g_string_append_len (got, buf, n);
+  g_assert_true (g_unix_set_fd_nonblocking (out, TRUE, NULL));
+  read_until (out, got, expected);
   kill (pid, SIGTERM);
-  while ((n = read (out, buf, sizeof buf)) > 0)
-    g_string_append_len (got, buf, n);
+  int status = drain_until_exit (out, got, pid);
   close (out);
-  int status;
-  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 128 + SIGTERM);
   g_assert_cmpuint (got->len, ==, expected);
   for (guint i = 0; i < CHILDREN; i++)
@@ -540,6 +557,42 @@ test_many_streams_held (void)
       g_autofree char *name = child_name (i);
       g_assert_cmpuint (flood_bytes (got->str, name), ==, LINES * LINE_LEN);
     }
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  g_assert_null (g_dir_read_name (dir));
+  tu_tmpdir_remove (tmp);
+}
+
+/* A child exits, leaving its pipe to a grandchild, while the other
+ * children's lines fill what the harness may hold for a stdout nobody
+ * reads: once stdout is read again, its exit is seen (its pipe is read to
+ * the end of what it holds, not waited on), and the run ends with it, as
+ * the first child to end ends it, rather than waiting for the grandchild
+ * for ever (--timeout could not end it either). */
+static void
+test_exit_while_held (void)
+{
+  enum { FLOODS = 32 };
+  g_autofree char *tmp = tu_tmpdir_new ();
+  g_autofree char *a = child ("flood-then-wait 3200 64");
+  g_autofree char *leaver = g_strdup_printf ("sh -c 'sleep 0.5; exec %s grandchild'",
+                                             HARNESS_CHILD);
+  const char *argv[FLOODS + 5] = { PIPE_HARNESS, "-q", "--timeout=2s", leaver };
+  for (guint i = 0; i < FLOODS; i++)
+    argv[4 + i] = a;
+  int out;
+  GPid pid = spawn_with_stdout (argv, tmp, &out);
+  tu_sleep_ms (1500); /* unread: the children exit meanwhile */
+
+  g_autoptr (GString) got = g_string_new (NULL);
+  g_assert_true (g_unix_set_fd_nonblocking (out, TRUE, NULL));
+  int status = drain_until_exit (out, got, pid);
+  close (out);
+  g_assert_true (WIFEXITED (status));
+  g_test_message ("exit status %d", WEXITSTATUS (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0); /* A ended first, with 0 */
+  const char *line = strstr (got->str, "A: grandchild ");
+  g_assert_nonnull (line);
+  assert_gone ((GPid) g_ascii_strtoll (line + strlen ("A: grandchild "), NULL, 10));
   g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
   g_assert_null (g_dir_read_name (dir));
   tu_tmpdir_remove (tmp);
@@ -1223,6 +1276,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/output/slow-stdout", test_slow_stdout);
   g_test_add_func ("/faults/output/stalled-stdout", test_stalled_stdout);
   g_test_add_func ("/faults/output/many-streams-held", test_many_streams_held);
+  g_test_add_func ("/faults/children/exit-while-held", test_exit_while_held);
   g_test_add_func ("/faults/children/simultaneous-exits", test_simultaneous_exits);
   g_test_add_func ("/faults/children/escaped-holder", test_escaped_holder);
   g_test_add_func ("/faults/children/second-signal", test_second_signal);
