@@ -161,18 +161,6 @@ typedef struct {
   int error;             /* set by the child if it cannot exec */
 } ChildSetup;
 
-/* Every descriptor from first on is closed by the exec, not before it:
- * closing is O(descriptors) and the harness holds a few per child, but
- * the exec does it after it has let the harness go on, so the work is
- * off the path that starts children one after another. */
-static gboolean
-close_on_exec_from (unsigned int first)
-{
-  if (close_range (first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-    return TRUE;
-  return errno == EINVAL && close_range (first, ~0U, 0) == 0; /* before Linux 5.11 */
-}
-
 /* The child, sharing our memory (and our stack's owner, who waits) until
  * its exec: stdio in place, every other descriptor closed, the signals we
  * catch or ignore back to their default action and an empty mask, death
@@ -196,7 +184,10 @@ child_main (void *data)
   else if (setpgid (0, 0) != 0 || dup2 (s->stdio[0], 0) < 0 ||
            dup2 (s->stdio[1], 1) < 0)
     goto failed;
-  if (dup2 (s->stdio[2], 2) < 0 || !close_on_exec_from (3))
+  /* Every other descriptor is closed by the exec, not here: closing is
+   * O(descriptors), and the exec does it after it has let the harness go
+   * on, off the path that starts children one after another. */
+  if (dup2 (s->stdio[2], 2) < 0 || close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
     goto failed;
   for (int signum = 1; signum < NSIG; signum++)
     if (sigismember (s->defaults, signum) == 1)

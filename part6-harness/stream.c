@@ -17,6 +17,7 @@ static void stream_read (Stream *s);
 static void stream_drain (Stream *s);
 static void unwatch_fd (Stream *s);
 static void stream_check_settled (Stream *s);
+static void stop_waiting (Stream *s);
 static void wake_waiting (StreamSink *sink);
 
 /* Prompts are short. */
@@ -214,8 +215,7 @@ void
 stream_free (Stream *s)
 {
   s->sink->forget (s->sink, s);
-  if (s->waiting_link.data != NULL)
-    g_queue_unlink (&s->sink->waiting, &s->waiting_link);
+  stop_waiting (s);
   s->sink->held -= s->held;
   wake_waiting (s->sink);
   g_source_destroy (s->source);
@@ -251,6 +251,25 @@ stream_end (Stream *s)
 }
 
 static void resume_reading (Stream *s);
+
+/* s waits, not reading, until the sink holds half of STREAM_HELD_MAX. */
+static void
+wait_for_sink (Stream *s)
+{
+  if (s->waiting_link.data != NULL)
+    return;
+  s->waiting_link.data = s;
+  g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
+}
+
+static void
+stop_waiting (Stream *s)
+{
+  if (s->waiting_link.data == NULL)
+    return;
+  g_queue_unlink (&s->sink->waiting, &s->waiting_link);
+  s->waiting_link.data = NULL;
+}
 
 /* Once the sink holds half of STREAM_HELD_MAX, the streams that wait for
  * that read again. */
@@ -292,11 +311,8 @@ hold_back (Stream *s)
   if (s->sink->held < STREAM_HELD_MAX)
     return FALSE;
   s->held_back = TRUE;
-  if (!s->queued && !s->in_batch && s->waiting_link.data == NULL)
-    {
-      s->waiting_link.data = s;
-      g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
-    }
+  if (!s->queued && !s->in_batch)
+    wait_for_sink (s);
   stop_reading (s);
   return TRUE;
 }
@@ -416,11 +432,7 @@ static void
 resume_reading (Stream *s)
 {
   s->held_back = FALSE;
-  if (s->waiting_link.data != NULL)
-    {
-      g_queue_unlink (&s->sink->waiting, &s->waiting_link);
-      s->waiting_link.data = NULL;
-    }
+  stop_waiting (s);
   if (!s->eof)
     {
       watch_fd (s, TRUE);
@@ -438,16 +450,10 @@ stream_taken_all (Stream *s)
 {
   /* Held back, with nothing left to write: it waits with those that held
    * nothing, or reads again if the sink holds less by now. */
-  if (s->held_back && !s->in_batch)
-    {
-      if (s->sink->held >= STREAM_HELD_MAX && s->waiting_link.data == NULL)
-        {
-          s->waiting_link.data = s;
-          g_queue_push_tail_link (&s->sink->waiting, &s->waiting_link);
-        }
-      else if (s->sink->held < STREAM_HELD_MAX)
-        resume_reading (s);
-    }
+  if (s->held_back && !s->in_batch && s->sink->held < STREAM_HELD_MAX)
+    resume_reading (s);
+  else if (s->held_back && !s->in_batch)
+    wait_for_sink (s);
   stream_check_settled (s);
 }
 

@@ -6,10 +6,11 @@
  * bounded.  It also stops, until its lines are written, once all the
  * streams together hold STREAM_HELD_MAX bytes: with many children, what
  * waits to be written stays as small as with a few, and stays in the
- * processor's caches.  An unfinished line (a prompt) is handed out as a line once the
- * stream has been reading for STREAM_PARTIAL_DELAY_US without its end
- * arriving: time in which it was not reading, because the Output could not
- * keep up, does not count, so a slow stdout never cuts a line in two.  Input
+ * processor's caches.  An unfinished line (a prompt) is handed out as a
+ * line once the stream has been reading for STREAM_PARTIAL_DELAY_US without
+ * its end arriving: time in which it was not reading, because the Output
+ * could not keep up, does not count, so a slow stdout never cuts a line in
+ * two.  Input
  * sent to the child ends its unfinished line at once (stream_end_prompt).
  * At end-of-file everything left is handed out.
  *
