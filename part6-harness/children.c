@@ -47,6 +47,15 @@ check_program (ChildProcess *c, GError **error)
   return TRUE;
 }
 
+static gboolean
+failed (const char *what, GError **error)
+{
+  int saved = errno;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", what,
+               g_strerror (saved));
+  return FALSE;
+}
+
 /* The soft limit on open files we were given, and which the children get
  * back: it is what they expect, and a program using select() cannot watch
  * a descriptor past 1023 anyway.  The raised limit is for the harness,
@@ -54,14 +63,53 @@ check_program (ChildProcess *c, GError **error)
 static struct rlimit given_nofile;
 static gboolean nofile_raised;
 
-void
-child_process_raise_fd_limit (void)
+/* Where a child's stdin, stdout and stderr wait for it while it starts:
+ * three descriptors taken early, so low in the table, and a fourth that
+ * holds /dev/null for them in between.  The child shares our descriptor
+ * table until it makes its own copy of the part below slots_end: a copy
+ * of the whole table, made by a plain clone and closed again by the exec,
+ * would cost each start as much as the descriptors of every child started
+ * before it. */
+enum { SLOT_IN, SLOT_OUT, SLOT_ERR, SLOT_PARK, N_SLOTS };
+static int slots[N_SLOTS] = { -1, -1, -1, -1 };
+static int slots_end;
+
+static gboolean
+take_slots (GError **error)
 {
-  if (getrlimit (RLIMIT_NOFILE, &given_nofile) != 0 ||
-      given_nofile.rlim_cur >= given_nofile.rlim_max)
-    return;
-  struct rlimit raised = { given_nofile.rlim_max, given_nofile.rlim_max };
-  nofile_raised = setrlimit (RLIMIT_NOFILE, &raised) == 0;
+  if (slots[SLOT_PARK] >= 0)
+    return TRUE;
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0)
+    return failed ("cannot open /dev/null", error);
+  for (int i = 0; i < N_SLOTS; i++)
+    {
+      /* Above stdio even if one of 0, 1 and 2 is closed. */
+      slots[i] = fcntl (null, F_DUPFD_CLOEXEC, 3);
+      if (slots[i] < 0)
+        {
+          failed ("cannot set aside descriptors for the children", error);
+          close (null);
+          for (int j = 0; j < i; j++)
+            close (g_steal_fd (&slots[j]));
+          return FALSE;
+        }
+      slots_end = MAX (slots_end, slots[i] + 1);
+    }
+  close (null);
+  return TRUE;
+}
+
+void
+child_process_init (void)
+{
+  if (getrlimit (RLIMIT_NOFILE, &given_nofile) == 0 &&
+      given_nofile.rlim_cur < given_nofile.rlim_max)
+    {
+      struct rlimit raised = { given_nofile.rlim_max, given_nofile.rlim_max };
+      nofile_raised = setrlimit (RLIMIT_NOFILE, &raised) == 0;
+    }
+  take_slots (NULL); /* if this fails, the first start says why */
 }
 
 gboolean
@@ -89,15 +137,6 @@ child_process_prepare (ChildProcess *c, const char *command, gboolean shell,
   if (strstr (c->argv[0], "${") != NULL || check_program (c, &local))
     return TRUE;
   g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "%s: %s", c->name, local->message);
-  return FALSE;
-}
-
-static gboolean
-failed (const char *what, GError **error)
-{
-  int saved = errno;
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", what,
-               g_strerror (saved));
   return FALSE;
 }
 
@@ -153,20 +192,21 @@ typedef struct {
   const char *path;
   char **argv;
   char **env;
-  int stdio[3];          /* to become its 0, 1 and 2 (0 and 1: -1 on a pty) */
-  const char *pty_name;  /* or NULL */
+  const char *pty_name;  /* or NULL: then its stdin and stdout are in slots */
   const sigset_t *defaults;
   const struct rlimit *nofile; /* the open files limit to give back, or NULL */
   pid_t harness;
   int error;             /* set by the child if it cannot exec */
 } ChildSetup;
 
-/* The child, sharing our memory (and our stack's owner, who waits) until
- * its exec: stdio in place, every other descriptor closed, the signals we
- * catch or ignore back to their default action and an empty mask, death
- * with the harness, and a process group of its own, or on a terminal a
- * session of its own with the terminal as its controlling terminal
- * (opening it after setsid() makes it so). */
+/* The child, sharing our memory and perhaps our descriptor table (and our
+ * stack's owner, who waits) until its exec.  First a table of its own with
+ * only the descriptors below the slots' end; then stdio in place from the
+ * slots, every other descriptor closed, the signals we catch or ignore
+ * back to their default action and an empty mask, death with the harness,
+ * and a process group of its own, or on a terminal a session of its own
+ * with the terminal as its controlling terminal (opening it after
+ * setsid() makes it so). */
 static int
 child_main (void *data)
 {
@@ -174,6 +214,8 @@ child_main (void *data)
   struct sigaction default_action = { .sa_handler = SIG_DFL };
   sigset_t none;
 
+  if (close_range (slots_end, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+    goto failed;
   if (s->pty_name != NULL)
     {
       int tty;
@@ -181,13 +223,10 @@ child_main (void *data)
           dup2 (tty, 0) < 0 || dup2 (tty, 1) < 0)
         goto failed;
     }
-  else if (setpgid (0, 0) != 0 || dup2 (s->stdio[0], 0) < 0 ||
-           dup2 (s->stdio[1], 1) < 0)
+  else if (setpgid (0, 0) != 0 || dup2 (slots[SLOT_IN], 0) < 0 ||
+           dup2 (slots[SLOT_OUT], 1) < 0)
     goto failed;
-  /* Every other descriptor is closed by the exec, not here: closing is
-   * O(descriptors), and the exec does it after it has let the harness go
-   * on, off the path that starts children one after another. */
-  if (dup2 (s->stdio[2], 2) < 0 || close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+  if (dup2 (slots[SLOT_ERR], 2) < 0 || close_range (3, ~0U, 0) != 0)
     goto failed;
   for (int signum = 1; signum < NSIG; signum++)
     if (sigismember (s->defaults, signum) == 1)
@@ -205,15 +244,25 @@ failed:
   _exit (127);
 }
 
+/* A plain clone copies our descriptor table into the child, and its exec
+ * closes the copy again: with the descriptors of many children open, that
+ * is most of the cost of a start, and it grows with every child started.
+ * So from this many descriptors on, the child shares our table instead,
+ * and copies only the part below the slots' end.  Below it, a copy costs
+ * the same, and the clone is the one vfork() makes, which every tool that
+ * follows processes knows (valgrind knows no other). */
+#define SHARE_TABLE_FROM 64
+
 /* The child runs on this stack until its exec, while we wait. */
 static char child_stack[64 * 1024] __attribute__ ((aligned (16)));
 
-/* Starts the child as posix_spawn() does, with no copy of our memory map:
- * a clone sharing our memory, which we wait for until it has exec'd.
+/* Starts the child as posix_spawn() does, with no copy of our memory map
+ * (and with share_table, none of our descriptor table): a clone sharing
+ * them, which we wait for until it has exec'd.
  * Every signal is blocked meanwhile, so that none of our handlers runs in
  * the child.  Returns its pid, or -1 with errno set. */
 static pid_t
-start_process (ChildSetup *setup)
+start_process (ChildSetup *setup, gboolean share_table)
 {
   sigset_t all, old;
   int status;
@@ -222,7 +271,8 @@ start_process (ChildSetup *setup)
   sigprocmask (SIG_BLOCK, &all, &old);
   setup->error = 0;
   pid_t pid = clone (child_main, child_stack + sizeof child_stack,
-                     CLONE_VM | CLONE_VFORK | SIGCHLD, setup);
+                     CLONE_VM | CLONE_VFORK | (share_table ? CLONE_FILES : 0) | SIGCHLD,
+                     setup);
   int saved = errno;
   sigprocmask (SIG_SETMASK, &old, NULL);
   if (pid > 0 && setup->error != 0)
@@ -236,6 +286,13 @@ start_process (ChildSetup *setup)
   return pid;
 }
 
+/* Puts fd in the slot, in place of what was there. */
+static gboolean
+fill_slot (int slot, int fd)
+{
+  return dup3 (fd, slots[slot], O_CLOEXEC) >= 0;
+}
+
 gboolean
 child_process_spawn (ChildProcess *c, const char *harness_dir,
                      int stdout_pipe_size, ChildPipes *ours, GError **error)
@@ -244,7 +301,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
   char pty_name[64];
   int pty_slave = -1;
 
-  if (!check_program (c, error))
+  if (!check_program (c, error) || !take_slots (error))
     return FALSE;
   if (!open_pipe (err, error))
     return FALSE;
@@ -297,14 +354,23 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
     .path = c->path,
     .argv = c->argv,
     .env = env,
-    .stdio = { in[0], out[1], err[1] },
     .pty_name = c->pty ? pty_name : NULL,
     .defaults = signals_child_defaults (),
     .nofile = nofile_raised ? &given_nofile : NULL,
     .harness = getpid (),
   };
-  c->pid = start_process (&setup);
-  int failure = c->pid > 0 ? 0 : errno;
+  int failure = 0;
+  if ((!c->pty && (!fill_slot (SLOT_IN, in[0]) || !fill_slot (SLOT_OUT, out[1]))) ||
+      !fill_slot (SLOT_ERR, err[1]))
+    failure = errno;
+  else
+    {
+      int highest = MAX (MAX (in[1], out[0]), MAX (err[0], pty_slave));
+      c->pid = start_process (&setup, highest >= SHARE_TABLE_FROM);
+      failure = c->pid > 0 ? 0 : errno;
+    }
+  for (int i = SLOT_IN; i <= SLOT_ERR; i++)
+    fill_slot (i, slots[SLOT_PARK]);
 
   /* The child's ends are the child's alone now, so that its exit is our
    * end-of-file. */

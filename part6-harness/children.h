@@ -47,8 +47,10 @@ typedef struct {
 } ChildPipes;
 
 /* Raises our soft limit on open files to the hard limit: each child takes
- * about six descriptors.  The children start with the limit as it was. */
-void child_process_raise_fd_limit (void);
+ * about six descriptors.  The children start with the limit as it was.
+ * Also sets aside, low in the table, the descriptors through which each
+ * child gets its stdio; best called before anything else is opened. */
+void child_process_init (void);
 
 /* Splits command into child->argv (shell rules, or /bin/sh -c with shell)
  * and checks that its program exists.  The error is G_SPAWN_ERROR_NOENT

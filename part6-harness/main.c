@@ -494,7 +494,7 @@ main (int argc, char **argv)
   /* With --json, events are records of the JSON stream, not lines on
    * stderr as well; errors still show there. */
   report_set_quiet (quiet || opt.json);
-  child_process_raise_fd_limit ();
+  child_process_init ();
   status = harness_run (&opt);
   clear_options (&opt);
   return status;

@@ -395,24 +395,37 @@ test_lifecycle_grandchild (void)
 
 /* A child starts with its stdin, stdout and stderr only: not the
  * descriptors the harness holds for itself or for the children before it,
- * nor one the harness was given without close-on-exec (7, here). */
+ * nor one the harness was given without close-on-exec (7, here).  After
+ * one child, and after 40, which hold enough descriptors for a child to
+ * share the harness's table until it makes its own. */
 static void
 test_lifecycle_descriptors (void)
 {
-  g_autofree char *tmp = tu_tmpdir_new ();
-  g_autofree char *script = g_strdup_printf (
-    "cd '%s' && printf 'expect B /^fds/\\n' > t.script && exec 7</dev/null && "
-    "XDG_RUNTIME_DIR='%s' exec '%s' --script t.script --exit-after-script "
-    "'%s idle' '%s fds' 2>/dev/null",
-    tmp, tmp, PIPE_HARNESS, HARNESS_CHILD, HARNESS_CHILD);
-  const char *argv[] = { "/bin/bash", "-c", script, NULL };
-  g_autofree char *out = NULL;
+  static const struct { guint before; const char *name; } cases[] = {
+    { 1, "B" }, { 40, "AO" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *tmp = tu_tmpdir_new ();
+      g_autofree char *idle = g_strdup_printf ("'%s idle'", HARNESS_CHILD);
+      g_autoptr (GString) before = g_string_new (NULL);
+      for (guint c = 0; c < cases[i].before; c++)
+        g_string_append_printf (before, " %s", idle);
+      g_autofree char *script = g_strdup_printf (
+        "cd '%s' && printf 'expect %s /^fds/\\n' > t.script && exec 7</dev/null && "
+        "XDG_RUNTIME_DIR='%s' exec '%s' --script t.script --exit-after-script "
+        "%s '%s fds' 2>/dev/null",
+        tmp, cases[i].name, tmp, PIPE_HARNESS, before->str, HARNESS_CHILD);
+      const char *argv[] = { "/bin/bash", "-c", script, NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *expected = g_strdup_printf ("%s: fds 0 1 2\n", cases[i].name);
 
-  g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
-  g_assert_nonnull (strstr (out, "B: fds 0 1 2\n"));
-  g_autofree char *script_file = g_build_filename (tmp, "t.script", NULL);
-  g_unlink (script_file);
-  assert_folder_holds (tmp, NULL);
+      g_assert_cmpint (tu_run (argv, NULL, WAIT_MS, &out, NULL), ==, 0);
+      g_assert_nonnull (strstr (out, expected));
+      g_autofree char *script_file = g_build_filename (tmp, "t.script", NULL);
+      g_unlink (script_file);
+      assert_folder_holds (tmp, NULL);
+    }
 }
 
 /* The children's last words on SIGTERM are read too. */
