@@ -500,6 +500,57 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
     o->hooks.line (o->data, s->child, line, text_len);
 }
 
+/* add_line() for the lines of s while its turn lasts and they fit, when
+ * they are only marked (no JSON, no log, nothing watching lines): short
+ * lines are copied straight into the staging buffer, one iovec for all.
+ * Returns FALSE when s has no line left. */
+static gboolean
+add_marked_lines (Output *o, Stream *s, gsize *turn)
+{
+  gsize need = o->batch_time_len + s->mark_len + COPY_LINE_MAX + 1;
+  char *const last = o->stage + o->stage_size - need; /* the last start with room */
+  char *at = o->stage + o->stage_used;
+  const char *line;
+  gsize len;
+  gboolean more = TRUE;
+
+  while (*turn < TURN_BYTES && at <= last && o->n_iov + IOV_PER_LINE <= IOV_MAX)
+    {
+      if (!stream_take_line (s, &line, &len))
+        {
+          more = FALSE;
+          break;
+        }
+      *turn += len;
+      if (len > COPY_LINE_MAX)
+        {
+          staged (o, at - (o->stage + o->stage_used));
+          add_line (o, s, line, len);
+          at = o->stage + o->stage_used;
+          continue;
+        }
+      if (o->batch_time_len > 0)
+        at = mempcpy (at, o->batch_time, o->batch_time_len);
+      at = mempcpy (mempcpy (at, s->mark, s->mark_len), line, len);
+      if (line[len - 1] != '\n')
+        *at++ = '\n';
+    }
+  if (at > o->stage + o->stage_used)
+    staged (o, at - (o->stage + o->stage_used));
+  return more;
+}
+
+/* s has lines in the batch: its buffer is released once it is written. */
+static inline void
+in_batch (Output *o, Stream *s)
+{
+  if (!s->in_batch)
+    {
+      s->in_batch = TRUE;
+      g_ptr_array_add (o->batch_streams, s);
+    }
+}
+
 /* Moves whole JSON records from the notes into the batch, as many as fit. */
 static void
 add_notes (Output *o)
@@ -527,6 +578,7 @@ fill_batch (Output *o)
     }
 
   add_notes (o);
+  gboolean marked_only = !o->format.json && o->format.log_fd < 0 && !o->watch_lines;
   while (o->queue.length > 0 && o->n_iov + IOV_PER_LINE <= IOV_MAX)
     {
       Stream *s = g_queue_pop_head (&o->queue);
@@ -542,22 +594,25 @@ fill_batch (Output *o)
           s->queued = TRUE;
           break;
         }
-      while (turn < TURN_BYTES && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
-             stage_has_room (o, s))
+      if (marked_only)
         {
-          if (!stream_take_line (s, &line, &len))
-            {
-              more = FALSE;
-              break;
-            }
-          add_line (o, s, line, len);
-          turn += len;
-          if (!s->in_batch)
-            {
-              s->in_batch = TRUE;
-              g_ptr_array_add (o->batch_streams, s);
-            }
+          more = add_marked_lines (o, s, &turn);
+          if (turn > 0)
+            in_batch (o, s);
         }
+      else
+        while (turn < TURN_BYTES && o->n_iov + IOV_PER_LINE <= IOV_MAX &&
+               stage_has_room (o, s))
+          {
+            if (!stream_take_line (s, &line, &len))
+              {
+                more = FALSE;
+                break;
+              }
+            add_line (o, s, line, len);
+            turn += len;
+            in_batch (o, s);
+          }
       if (more)
         {
           s->queued = TRUE;

@@ -1,7 +1,9 @@
 /* harness-child: the child the pipe-harness tests start, one mode per
  * behaviour they need.
  *
- *   harness-child flood N LEN      N numbered lines of LEN bytes, then exit
+ *   harness-child flood N LEN [ODD]
+ *                                  N numbered lines of LEN bytes (the odd
+ *                                  ones ODD bytes, if given), then exit
  *   harness-child flood-then-wait N LEN
  *                                  the same, then wait for EOF on stdin
  *   harness-child echo             "got: LINE" for every stdin line, until EOF
@@ -133,16 +135,17 @@ sleep_forever (void)
 }
 
 static void
-flood (long n, long len)
+flood_mixed (long n, long even_len, long odd_len)
 {
   /* Each line: "NNNNNNNNN " then filler up to len-1 bytes, then '\n'. */
   size_t bufsize = 1 << 16;
-  char *buf = malloc (bufsize + (size_t) len + 1);
+  even_len = even_len < 12 ? 12 : even_len;
+  odd_len = odd_len < 12 ? 12 : odd_len;
+  char *buf = malloc (bufsize + (size_t) (even_len > odd_len ? even_len : odd_len) + 1);
   size_t used = 0;
-  if (len < 12)
-    len = 12;
   for (long i = 0; i < n; i++)
     {
+      long len = i % 2 == 0 ? even_len : odd_len;
       int k = snprintf (buf + used, 12, "%09ld ", i);
       memset (buf + used + k, 'a' + (char) (i % 26), (size_t) (len - 1 - k));
       buf[used + (size_t) len - 1] = '\n';
@@ -155,6 +158,12 @@ flood (long n, long len)
     }
   write_all (buf, used);
   free (buf);
+}
+
+static void
+flood (long n, long len)
+{
+  flood_mixed (n, len, len);
 }
 
 /* flood-until-term: what has been written, exactly: SIGTERM is blocked
@@ -512,6 +521,8 @@ main (int argc, char **argv)
 
   if (strcmp (mode, "flood") == 0 && argc == 4)
     flood (atol (argv[2]), atol (argv[3]));
+  else if (strcmp (mode, "flood") == 0 && argc == 5)
+    flood_mixed (atol (argv[2]), atol (argv[3]), atol (argv[4]));
   else if (strcmp (mode, "flood-then-wait") == 0 && argc == 4)
     {
       flood (atol (argv[2]), atol (argv[3]));

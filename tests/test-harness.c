@@ -48,12 +48,12 @@ test_output_merge_stderr_and_names (void)
 }
 
 /* Checks that out holds exactly n lines from child name, as harness-child
- * flood wrote them, whole and in order. */
+ * flood wrote them (the odd ones odd_len bytes long), whole and in order. */
 static void
-assert_flood (const char *out, const char *name, long n, long len)
+assert_flood_mixed (const char *out, const char *name, long n, long len, long odd_len)
 {
   g_autofree char *mark = g_strdup_printf ("%s: ", name);
-  g_autofree char *expected = g_malloc (len + 1);
+  g_autofree char *expected = g_malloc (MAX (len, odd_len) + 1);
   long seen = 0;
 
   for (const char *p = out; *p != '\0';)
@@ -63,10 +63,11 @@ assert_flood (const char *out, const char *name, long n, long len)
       if (g_str_has_prefix (p, mark))
         {
           const char *body = p + strlen (mark);
+          long line_len = seen % 2 == 0 ? len : odd_len;
           int k = g_snprintf (expected, 12, "%09ld ", seen);
-          memset (expected + k, 'a' + (char) (seen % 26), len - 1 - k);
-          expected[len - 1] = '\n';
-          g_assert_cmpmem (body, nl + 1 - body, expected, len);
+          memset (expected + k, 'a' + (char) (seen % 26), line_len - 1 - k);
+          expected[line_len - 1] = '\n';
+          g_assert_cmpmem (body, nl + 1 - body, expected, line_len);
           seen++;
         }
       p = nl + 1;
@@ -74,19 +75,28 @@ assert_flood (const char *out, const char *name, long n, long len)
   g_assert_cmpint (seen, ==, n);
 }
 
-/* Two children flooding at once: every line whole, marked, in order, none
- * lost. */
 static void
-test_output_flood_two (void)
+assert_flood (const char *out, const char *name, long n, long len)
+{
+  assert_flood_mixed (out, name, n, len, len);
+}
+
+/* Children flooding at once: every line whole, marked, in order, none
+ * lost.  Every other line of C is too long to be copied into a batch, so
+ * batches mix copied lines and lines written from where they lie. */
+static void
+test_output_flood (void)
 {
   Run run;
   g_autofree char *a = child ("flood 40000 100");
   g_autofree char *b = child ("flood 60000 37");
+  g_autofree char *c = child ("flood 6000 40 900");
   run_init (&run);
-  run_start (&run, "--wait-all", a, b);
+  run_start (&run, "--wait-all", a, b, c);
   g_assert_cmpint (run_wait (&run), ==, 0);
   assert_flood (run_out (&run), "A", 40000, 100);
   assert_flood (run_out (&run), "B", 60000, 37);
+  assert_flood_mixed (run_out (&run), "C", 6000, 40, 900);
   run_clear (&run);
 }
 
@@ -904,7 +914,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/harness/output/marked", test_output_marked);
   g_test_add_func ("/harness/output/merge-stderr-and-names", test_output_merge_stderr_and_names);
-  g_test_add_func ("/harness/output/flood-two", test_output_flood_two);
+  g_test_add_func ("/harness/output/flood", test_output_flood);
   g_test_add_func ("/harness/output/partial-line", test_output_partial_line);
   g_test_add_func ("/harness/output/split-write-joined", test_output_split_write_joined);
   g_test_add_func ("/harness/output/bytes-unchanged", test_output_bytes_unchanged);
