@@ -1134,9 +1134,8 @@ starting (void)
   guint last = START_COUNTS - 1;
   g_autofree char *on_tmpfs = tmpfs_dir != NULL
     ? g_strdup_printf (", %.2fx with its FIFOs on a tmpfs. The difference is the "
-                       "file system's, which makes and frees an inode for each FIFO on "
-                       "a disk (and ext4, in runs back to back, passes over the inodes "
-                       "freed in the seconds before)", memory_ratio[last])
+                       "file system's: on a disk, each FIFO is an inode made and freed "
+                       "(see bench/README.md)", memory_ratio[last])
     : g_strdup ("");
   verdict (ratio[last] <= 1.0, "start and end 1024 children <= 1.0x bash",
            g_strdup_printf ("%.2fx true, %.2fx /bin/true", ratio[last], exec_ratio[last]),
