@@ -325,7 +325,6 @@ static void
 check_lifecycle (Harness *h)
 {
   const Child *first = NULL, *first_failed = NULL;
-  gboolean all_gone = TRUE;
 
   if (h->ending || script_active (h) || !h->launched_all)
     return;
@@ -334,7 +333,10 @@ check_lifecycle (Harness *h)
       const Child *c = &h->children[i];
       if (!c->gone)
         {
-          all_gone &= !child_started (c);
+          /* With --wait-all, one still there is enough to know: this
+           * runs at each child's end, and the loop stays short. */
+          if (h->opt->wait_all && child_started (c))
+            return;
           continue;
         }
       if (first == NULL || c->gone_seq < first->gone_seq)
@@ -348,8 +350,7 @@ check_lifecycle (Harness *h)
         harness_end (h, first->proc.status);
       return;
     }
-  if (all_gone)
-    harness_end (h, first_failed != NULL ? first_failed->proc.status : 0);
+  harness_end (h, first_failed != NULL ? first_failed->proc.status : 0);
 }
 
 static void
