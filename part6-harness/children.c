@@ -16,6 +16,12 @@
 
 #include "signals.h"
 
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* The program of c->argv exists and can be run: c->path is where; else an
  * error that says why and names it, G_SPAWN_ERROR_NOENT. */
 static gboolean
@@ -247,11 +253,14 @@ failed:
 /* A plain clone copies our descriptor table into the child, and its exec
  * closes the copy again: with the descriptors of many children open, that
  * is most of the cost of a start, and it grows with every child started.
- * So from this many descriptors on, the child shares our table instead,
- * and copies only the part below the slots' end.  Below it, a copy costs
- * the same, and the clone is the one vfork() makes, which every tool that
- * follows processes knows (valgrind knows no other). */
-#define SHARE_TABLE_FROM 64
+ * So the child shares our table instead, and copies only the part below
+ * the slots' end.  Except under valgrind, which runs no clone but the one
+ * vfork() makes: there the child gets a copy, and closes it itself. */
+static gboolean
+can_share_table (void)
+{
+  return !RUNNING_ON_VALGRIND;
+}
 
 /* The child runs on this stack until its exec, while we wait. */
 static char child_stack[64 * 1024] __attribute__ ((aligned (16)));
@@ -365,8 +374,7 @@ child_process_spawn (ChildProcess *c, const char *harness_dir,
     failure = errno;
   else
     {
-      int highest = MAX (MAX (in[1], out[0]), MAX (err[0], pty_slave));
-      c->pid = start_process (&setup, highest >= SHARE_TABLE_FROM);
+      c->pid = start_process (&setup, can_share_table ());
       failure = c->pid > 0 ? 0 : errno;
     }
   for (int i = SLOT_IN; i <= SLOT_ERR; i++)

@@ -410,6 +410,7 @@ main (int argc, char **argv)
   GOptionGroup *group = g_option_group_new ("pipe-harness", "", "", &opt, NULL);
 
   open_standard_fds ();
+  child_process_init ();
   setlocale (LC_ALL, "");
   g_set_prgname ("pipe-harness");
   if (argc > 1 && strcmp (argv[1], "test") == 0)
@@ -494,7 +495,6 @@ main (int argc, char **argv)
   /* With --json, events are records of the JSON stream, not lines on
    * stderr as well; errors still show there. */
   report_set_quiet (quiet || opt.json);
-  child_process_init ();
   status = harness_run (&opt);
   clear_options (&opt);
   return status;

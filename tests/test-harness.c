@@ -406,8 +406,8 @@ test_lifecycle_grandchild (void)
 /* A child starts with its stdin, stdout and stderr only: not the
  * descriptors the harness holds for itself or for the children before it,
  * nor one the harness was given without close-on-exec (7, here).  After
- * one child, and after 40, which hold enough descriptors for a child to
- * share the harness's table until it makes its own. */
+ * one child, and after 40, whose descriptors fill the harness's table far
+ * past the slots the children's stdio comes through. */
 static void
 test_lifecycle_descriptors (void)
 {
