@@ -2,7 +2,7 @@
  * one invocation, and prints a table.  Run it through bench/run, which
  * builds in release mode and fetches the contenders first.
  *
- *   pipe-bench --harness PATH --flood PATH --prefixer PATH
+ *   pipe-bench --harness PATH --flood PATH --prefixer PATH --fanin PATH
  *              [--concurrently PATH] [--cache DIR] [--runs N] [--only 1,7]
  *
  * Every figure is the median of N runs (default 5); within a run the
@@ -19,7 +19,8 @@
  *  3. idle cost: CPU time and wake-ups in 5 s with two idle children
  *  4. memory: peak RSS while flooding into a slow reader
  *  5. fairness: each of two flooding children's share of the output
- *  6. scale: 2, 16, 64, 256 and 1024 children flooding together
+ *  6. scale: 2, 16, 64, 256 and 1024 children flooding together; against
+ *     a bare relay with a pipe per child (bench/fanin) and no relay at all
  *  7. starting and ending 1024 children, against a shell loop doing so
  *  8. a script's expect finding the last of 1 M lines, against relaying them
  */
@@ -49,6 +50,7 @@
 static const char *harness;
 static const char *flood;
 static const char *prefixer;
+static const char *fanin;
 static const char *concurrently;
 static char *data_file;
 static char *cache;
@@ -872,18 +874,37 @@ flood_child (int count, double *start)
   return g_strdup_printf ("%s %" G_GINT64_FORMAT " %s", flood, start_us * 1000, file);
 }
 
+/* relay (the harness and its options, or bench/fanin) with count flooding
+ * children. */
+static char *
+relay_command (const char *relay, int count, double *start)
+{
+  g_autofree char *child = flood_child (count, start);
+  g_autofree char *quoted = quote (child);
+  GString *command = g_string_new (NULL);
+  g_string_append_printf (command, "exec %s", relay);
+  for (int c = 0; c < count; c++)
+    g_string_append_printf (command, " %s", quoted);
+  return g_string_free (command, FALSE);
+}
+
 /* The harness with count flooding children. */
 static char *
 scale_command (int count, double *start)
 {
   g_autofree char *h = quote (harness);
-  g_autofree char *child = flood_child (count, start);
-  g_autofree char *quoted = quote (child);
-  GString *command = g_string_new (NULL);
-  g_string_append_printf (command, "exec %s -q --wait-all", h);
-  for (int c = 0; c < count; c++)
-    g_string_append_printf (command, " %s", quoted);
-  return g_string_free (command, FALSE);
+  g_autofree char *relay = g_strdup_printf ("%s -q --wait-all", h);
+  return relay_command (relay, count, start);
+}
+
+/* The same children under bench/fanin: a relay with a pipe per child that
+ * does nothing but copy them, pipes sized as the harness's. */
+static char *
+fanin_command (int count)
+{
+  double start;
+  g_autofree char *relay = quote (fanin);
+  return relay_command (relay, count, &start);
 }
 
 /* The same children started by the shell, all writing into the one pipe
@@ -913,14 +934,27 @@ print_bar (double ratio, double target)
  * how often the processes stopped running a MiB (harness, no relay, and
  * harness with two children). */
 static char *
-scale_why (int count, double ratio, double plain, double stops, double plain_stops,
-           double two_stops)
+scale_why (int count, double ratio, double bare, double plain, double stops,
+           double plain_stops, double two_stops)
 {
-  g_autofree char *machine = g_strdup_printf (
-    "with no relay at all, %d writers reach %.2fx of two on this machine, so "
-    "no relay can reach 0.8x here", count, plain);
-  if (plain < 0.8 && ratio >= plain * 0.95)
-    return g_strdup_printf ("%s; the harness does as well as no relay (%.2fx)", machine, ratio);
+  g_autofree char *machine = NULL;
+  if (bare < 0.8)
+    {
+      /* The limit of any relay with a pipe of its own for each child. */
+      machine = g_strdup_printf (
+        "a bare relay that only copies %d pipes, sized as the harness's, to its "
+        "stdout (bench/fanin: epoll, no lines) reaches %.2fx of two on this "
+        "machine: a pipe per child, in the 16 MiB the harness shares out, does "
+        "not reach 0.8x here (with no relay at all, the floods writing into one "
+        "pipe reach %.2fx)", count, bare, plain);
+      plain = bare;
+    }
+  else if (plain < 0.8)
+    machine = g_strdup_printf (
+      "with no relay at all, %d writers reach %.2fx of two on this machine, so "
+      "no relay can reach 0.8x here", count, plain);
+  if (machine != NULL && ratio >= plain * 0.95)
+    return g_strdup_printf ("%s; the harness does as well (%.2fx)", machine, ratio);
   g_autofree char *own = g_strdup_printf (
     "its CPU per MiB grows with the number of pipes, which share its 16 MiB "
     "budget (64 KiB each, against 1 MiB for two): more and smaller reads, each "
@@ -928,11 +962,12 @@ scale_why (int count, double ratio, double plain, double stops, double plain_sto
     "each round of reads; the harness and the floods stop running %.0f times a "
     "MiB, against %.0f with two children and %.0f with no relay (the profile: "
     "bench/README.md)", stops, two_stops, plain_stops);
-  if (plain < 0.8)
+  if (machine != NULL)
     return g_strdup_printf ("%s. The harness reaches %.0f %% of that (%.2fx); the rest is "
                             "its own: %s", machine, 100 * ratio / plain, ratio, own);
-  return g_strdup_printf ("the harness's, and not a physical limit: with no relay %d "
-                          "writers reach %.2fx of two; %s", count, plain, own);
+  return g_strdup_printf ("the harness's, and not a physical limit: a bare relay with a "
+                          "pipe per child (bench/fanin) reaches %.2fx of two, and %d "
+                          "writers with no relay %.2fx; %s", bare, count, plain, own);
 }
 
 static void
@@ -940,11 +975,12 @@ scale (void)
 {
   static const int counts[SCALE_COUNTS] = { 2, 16, 64, 256, 1024 };
   GArray *flowing[SCALE_COUNTS], *plain[SCALE_COUNTS], *dropped[SCALE_COUNTS];
-  GArray *switches[SCALE_COUNTS], *plain_switches[SCALE_COUNTS];
+  GArray *bare[SCALE_COUNTS], *switches[SCALE_COUNTS], *plain_switches[SCALE_COUNTS];
 
   for (guint i = 0; i < SCALE_COUNTS; i++)
     {
       flowing[i] = g_array_new (FALSE, FALSE, sizeof (double));
+      bare[i] = g_array_new (FALSE, FALSE, sizeof (double));
       plain[i] = g_array_new (FALSE, FALSE, sizeof (double));
       dropped[i] = g_array_new (FALSE, FALSE, sizeof (double));
       switches[i] = g_array_new (FALSE, FALSE, sizeof (double));
@@ -959,6 +995,9 @@ scale (void)
         g_array_append_val (flowing[i], f);
         w /= DATA_BYTES / MiB;
         g_array_append_val (switches[i], w);
+        g_autofree char *bare_relay = fanin_command (counts[i]);
+        f = time_flowing (bare_relay, &w);
+        g_array_append_val (bare[i], f);
         g_autofree char *shell = plain_scale_command (counts[i]);
         f = time_flowing (shell, &w);
         g_array_append_val (plain[i], f);
@@ -973,22 +1012,27 @@ scale (void)
       }
   g_print ("\n6. Scale: N children flood 256/N MiB each, all from the same moment, read by\n"
            "   this program; for comparison, the harness's output into /dev/null (timed from\n"
-           "   the moment the floods start), and N floods started by the shell writing\n"
+           "   the moment the floods start), the floods under bench/fanin, a bare relay with\n"
+           "   a pipe per child sized as the harness's, N floods started by the shell writing\n"
            "   straight into the one pipe we read (no relay); and how many times a MiB their\n"
            "   processes (harness and floods, or shell and floods) stopped running\n\n"
-           "                  pipe-harness     into /dev/null     no relay       stops a MiB\n"
-           "                                                                   harness  no relay\n");
+           "                  pipe-harness     into /dev/null     bare relay         no relay       stops a MiB\n"
+           "                                                                                       harness  no relay\n");
   double ratio[SCALE_COUNTS], null_ratio[SCALE_COUNTS], plain_ratio[SCALE_COUNTS];
+  double bare_ratio[SCALE_COUNTS];
   for (guint i = 0; i < SCALE_COUNTS; i++)
     {
       ratio[i] = median_ratio (flowing[0], flowing[i]);
+      bare_ratio[i] = median_ratio (bare[0], bare[i]);
       null_ratio[i] = median_ratio (dropped[0], dropped[i]);
       plain_ratio[i] = median_ratio (plain[0], plain[i]);
     }
   for (guint i = 0; i < SCALE_COUNTS; i++)
-    g_print ("   %4d children  %5.0f MiB/s %5.2fx  %5.0f MiB/s %5.2fx  %5.0f MiB/s %5.2fx  %6.1f %7.1f\n",
+    g_print ("   %4d children  %5.0f MiB/s %5.2fx  %5.0f MiB/s %5.2fx  %5.0f MiB/s %5.2fx  "
+             "%5.0f MiB/s %5.2fx  %6.1f %7.1f\n",
              counts[i], DATA_BYTES / MiB / median (flowing[i]), ratio[i],
              DATA_BYTES / MiB / median (dropped[i]), null_ratio[i],
+             DATA_BYTES / MiB / median (bare[i]), bare_ratio[i],
              DATA_BYTES / MiB / median (plain[i]), plain_ratio[i], median (switches[i]),
              median (plain_switches[i]));
   g_print ("   (each ratio is to the 2-child figure of its column)\n");
@@ -999,6 +1043,7 @@ scale (void)
       print_bar (ratio[i], 0.8);
       g_print ("  %.2fx\n", ratio[i]);
       g_array_unref (flowing[i]);
+      g_array_unref (bare[i]);
       g_array_unref (plain[i]);
       g_array_unref (dropped[i]);
     }
@@ -1007,7 +1052,7 @@ scale (void)
       g_autofree char *target = g_strdup_printf ("%d children >= 0.8x the 2-child throughput",
                                                  counts[i]);
       verdict (ratio[i] >= 0.8, target, g_strdup_printf ("%.2fx", ratio[i]),
-               scale_why (counts[i], ratio[i], plain_ratio[i], median (switches[i]),
+               scale_why (counts[i], ratio[i], bare_ratio[i], plain_ratio[i], median (switches[i]),
                           median (plain_switches[i]), median (switches[0])));
     }
   for (guint i = 0; i < SCALE_COUNTS; i++)
@@ -1237,6 +1282,7 @@ main (int argc, char **argv)
     { "concurrently", 0, 0, G_OPTION_ARG_FILENAME, &concurrently, "concurrently, to compare with", "PATH" },
     { "flood", 0, 0, G_OPTION_ARG_FILENAME, &flood, "The flooding child of figure 6", "PATH" },
     { "prefixer", 0, 0, G_OPTION_ARG_FILENAME, &prefixer, "The least line prefixer, for figure 1", "PATH" },
+    { "fanin", 0, 0, G_OPTION_ARG_FILENAME, &fanin, "The bare relay, for figure 6", "PATH" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &cache, "Where the 256 MiB data file is kept", "DIR" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (default 5)", "N" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only these figures, e.g. 1,7", "LIST" },
@@ -1245,10 +1291,10 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = g_option_context_new ("- measure pipe-harness against its baselines");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) || harness == NULL ||
-      flood == NULL || prefixer == NULL || runs < 1)
+      flood == NULL || prefixer == NULL || fanin == NULL || runs < 1)
     {
       g_printerr ("pipe-bench: %s\n",
-                  error ? error->message : "--harness, --flood and --prefixer are needed");
+                  error ? error->message : "--harness, --flood, --prefixer and --fanin are needed");
       return 2;
     }
   if (cache == NULL)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "write-all.h"
+
 #define PIPE_SIZE (1024 * 1024)
 #define IN_SIZE (256 * 1024)
 #define OUT_SIZE (512 * 1024)
@@ -20,22 +22,6 @@
 
 static char in[IN_SIZE];
 static char out[OUT_SIZE + IN_SIZE + MARK_LEN];
-
-static int
-write_all (const char *buf, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (1, buf, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      buf += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
 
 int
 main (void)
