@@ -98,6 +98,7 @@ take_slots (GError **error)
           close (null);
           for (int j = 0; j < i; j++)
             close (g_steal_fd (&slots[j]));
+          slots_end = 0;
           return FALSE;
         }
       slots_end = MAX (slots_end, slots[i] + 1);
