@@ -795,11 +795,20 @@ fifo_path_option (const HarnessOptions *opt, const char *name)
   return NULL;
 }
 
+/* Whether error says that our own open files ran out (the FIFOs' folder
+ * reports it as a G_IO_ERROR). */
+static gboolean
+is_out_of_files (const GError *error)
+{
+  return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_MFILE) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+}
+
 /* Whether error says that a resource ran out: open files or processes. */
 static gboolean
 is_shortage (const GError *error)
 {
-  return g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_MFILE) ||
+  return is_out_of_files (error) ||
          g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NFILE) ||
          g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN);
 }
@@ -814,12 +823,12 @@ explain_shortage (GError *error, const char *name)
 
   if (!is_shortage (error))
     return FALSE;
-  if (error->code == G_FILE_ERROR_MFILE)
+  if (is_out_of_files (error))
     what = getrlimit (RLIMIT_NOFILE, &nofile) == 0
              ? g_strdup_printf ("too many open files (limit %llu)",
                                 (unsigned long long) nofile.rlim_cur)
              : g_strdup ("too many open files");
-  else if (error->code == G_FILE_ERROR_NFILE)
+  else if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NFILE))
     what = g_strdup ("too many open files in the system");
   else
     what = g_strdup ("too many processes");
@@ -1341,7 +1350,13 @@ harness_run (const HarnessOptions *opt)
   console_init (&h->console, STDIN_FILENO, (const char *const *) opt->names,
                 opt->stdin_target ? (int) index_of (opt->names, opt->stdin_target) : -1,
                 on_console_send, on_console_command, h);
-  signals_start (on_signal, h);
+  g_autoptr (GError) error = NULL;
+  if (!signals_start (on_signal, h, &error))
+    {
+      report_error ("%s", error->message);
+      clean_up (h);
+      return EXIT_CANNOT_START;
+    }
 
   int status = start (h);
   if (status == -1)

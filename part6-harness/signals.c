@@ -75,15 +75,20 @@ catch (int signum, sigset_t *caught)
   sigaddset (&child_defaults, signum);
 }
 
-void
-signals_start (SignalFunc func, gpointer data)
+gboolean
+signals_start (SignalFunc func, gpointer data, GError **error)
 {
   sigset_t caught;
 
   signal_func = func;
   signal_data = data;
   if (signal_pipe[0] < 0 && pipe2 (signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    g_error ("cannot make a pipe for signals: %s", g_strerror (errno));
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot make a pipe for signals: %s", g_strerror (saved));
+      return FALSE;
+    }
   sigemptyset (&caught);
   sigemptyset (&child_defaults);
   for (guint i = 0; i < G_N_ELEMENTS (ending_signals); i++)
@@ -101,6 +106,7 @@ signals_start (SignalFunc func, gpointer data)
   /* Whatever mask we were started with, what we catch is let through. */
   sigprocmask (SIG_UNBLOCK, &caught, NULL);
   watch = fd_watch_add (signal_pipe[0], G_IO_IN, on_pipe_readable, NULL);
+  return TRUE;
 }
 
 void

@@ -20,8 +20,9 @@
 
 typedef void (*SignalFunc) (gpointer data, int signum);
 
-/* Installs the handlers; func gets each signal caught, on the main loop. */
-void signals_start (SignalFunc func, gpointer data);
+/* Installs the handlers; func gets each signal caught, on the main loop.
+ * FALSE (a G_FILE_ERROR) if its pipe cannot be made. */
+gboolean signals_start (SignalFunc func, gpointer data, GError **error);
 /* Removes the watch; the handlers stay, their signals wait in the pipe. */
 void signals_stop (void);
 

@@ -931,6 +931,34 @@ test_out_of_files (void)
     }
 }
 
+/* However few descriptors the harness may open, it never aborts: each
+ * limit from 4 (three past stdio) to 32 ends the run with 0, or with 127
+ * and one line naming what ran out, and leaves nothing behind. */
+static void
+test_few_files (void)
+{
+  g_autofree char *bye = child ("exit 0");
+  const char *args[] = { "-q", bye, bye, NULL };
+  for (int limit = 4; limit <= 32; limit++)
+    {
+      Run run;
+      g_autofree char *limits = g_strdup_printf ("-n %d", limit);
+      run_init (&run);
+      run_start_limited (&run, limits, args);
+      int status = run_wait (&run);
+      const char *err = run_err (&run);
+      g_test_message ("limit %d: status %d, %s", limit, status, err);
+      g_assert_true (status == 0 || status == 127);
+      if (status == 127)
+        {
+          g_assert_cmpuint (tu_count (err, "\n"), ==, 1);
+          g_assert_true (strstr (err, "oo many open files") != NULL);
+        }
+      assert_folder_holds (run.tmp, NULL);
+      run_clear (&run);
+    }
+}
+
 /* A second signal while stopping: SIGKILL at once, no waiting for the
  * kill timeout. */
 static void
@@ -1286,6 +1314,7 @@ main (int argc, char **argv)
   g_test_add_func ("/faults/output/shared-stdout", test_shared_stdout);
   g_test_add_func ("/faults/children/many", test_many_children);
   g_test_add_func ("/faults/children/out-of-files", test_out_of_files);
+  g_test_add_func ("/faults/resources/few-files", test_few_files);
   g_test_add_func ("/faults/output/stdout-fails", test_stdout_fails);
   g_test_add_func ("/faults/output/log-fails", test_log_fails);
   g_test_add_func ("/faults/output/log-stalls", test_log_stalls);
