@@ -849,9 +849,10 @@ test_crash_leaves_nothing (void)
     }
 }
 
-/* Starts pipe-harness as run_start_argv() does, under "ulimit LIMITS". */
+/* Starts pipe-harness as run_start_argv() does, under "ulimit LIMITS",
+ * with env ("NAME=value", or NULL) added to its environment. */
 static void
-run_start_limited (Run *run, const char *limits, const char *const *args)
+run_start_limited (Run *run, const char *limits, const char *env, const char *const *args)
 {
   g_autofree char *script = g_strdup_printf ("ulimit %s && exec \"$0\" \"$@\"", limits);
   g_autofree char *runtime_dir = g_strdup_printf ("XDG_RUNTIME_DIR=%s", run->tmp);
@@ -864,7 +865,7 @@ run_start_limited (Run *run, const char *limits, const char *const *args)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
   run->proc = tu_proc_start_full ((const char *const *) argv->pdata, run->tmp,
-                                  (const char *const *) (const char *[]) { runtime_dir, NULL },
+                                  (const char *const *) (const char *[]) { runtime_dir, env, NULL },
                                   TU_PROC_DEFAULT);
 }
 
@@ -889,7 +890,7 @@ test_many_children (void)
   for (int i = 0; i < N; i++)
     g_ptr_array_add (args, (gpointer) "ulimit -Sn; exec sleep 30");
   g_ptr_array_add (args, NULL);
-  run_start_limited (&run, "-Sn 1024", (const char *const *) args->pdata);
+  run_start_limited (&run, "-Sn 1024", NULL, (const char *const *) args->pdata);
   for (gint64 end = tu_now_us () + WAIT_MS * 1000;
        tu_count (run_out (&run), "\n") < N && tu_proc_running (run.proc) && tu_now_us () < end;)
     tu_sleep_ms (20);
@@ -914,7 +915,7 @@ test_out_of_files (void)
         g_ptr_array_add (args, idle);
       g_ptr_array_add (args, NULL);
       run_init (&run);
-      run_start_limited (&run, "-n 40", (const char *const *) args->pdata);
+      run_start_limited (&run, "-n 40", NULL, (const char *const *) args->pdata);
       g_assert_cmpint (run_wait (&run), ==, 127);
 
       const char *err = run_err (&run);
@@ -939,12 +940,18 @@ test_few_files (void)
 {
   g_autofree char *bye = child ("exit 0");
   const char *args[] = { "-q", bye, bye, NULL };
+  /* A sanitized harness's leak check needs descriptors of its own at the
+   * end, which a run out of them does not leave it. */
+  const char *sanitizer = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *no_leak_check = g_strdup_printf ("ASAN_OPTIONS=%s%sdetect_leaks=0",
+                                                    sanitizer ? sanitizer : "",
+                                                    sanitizer ? ":" : "");
   for (int limit = 4; limit <= 32; limit++)
     {
       Run run;
       g_autofree char *limits = g_strdup_printf ("-n %d", limit);
       run_init (&run);
-      run_start_limited (&run, limits, args);
+      run_start_limited (&run, limits, no_leak_check, args);
       int status = run_wait (&run);
       const char *err = run_err (&run);
       g_test_message ("limit %d: status %d, %s", limit, status, err);
