@@ -461,12 +461,20 @@ stage_bytes (Output *o, const char *bytes, gsize len)
   staged (o, len);
 }
 
+/* The most a marked line of s takes in the staging buffer: a longer one is
+ * not copied. */
+static inline gsize
+marked_line_bound (const Output *o, const Stream *s)
+{
+  return o->batch_time_len + s->mark_len + COPY_LINE_MAX + 1;
+}
+
 /* Room in the staging buffer for the next line of s, whatever it is. */
 static gboolean
 stage_has_room (const Output *o, const Stream *s)
 {
   gsize need = o->format.json ? json_line_bound (LINE_FRAMER_MAX_LINE)
-                              : o->batch_time_len + s->mark_len + COPY_LINE_MAX + 1;
+                              : marked_line_bound (o, s);
   return o->stage_size - o->stage_used >= need;
 }
 
@@ -507,8 +515,8 @@ add_line (Output *o, Stream *s, const char *line, gsize len)
 static gboolean
 add_marked_lines (Output *o, Stream *s, gsize *turn)
 {
-  gsize need = o->batch_time_len + s->mark_len + COPY_LINE_MAX + 1;
-  char *const last = o->stage + o->stage_size - need; /* the last start with room */
+  /* The last place a line can start with room for it. */
+  char *const last = o->stage + o->stage_size - marked_line_bound (o, s);
   char *at = o->stage + o->stage_used;
   const char *line;
   gsize len;

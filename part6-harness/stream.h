@@ -10,8 +10,8 @@
  * line once the stream has been reading for STREAM_PARTIAL_DELAY_US without
  * its end arriving: time in which it was not reading, because the Output
  * could not keep up, does not count, so a slow stdout never cuts a line in
- * two.  Input
- * sent to the child ends its unfinished line at once (stream_end_prompt).
+ * two.  Input sent to the child ends its unfinished line at once
+ * (stream_end_prompt).
  * At end-of-file everything left is handed out.
  *
  * A prompt may also come after the input that answers it was sent (the
